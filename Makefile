@@ -1,0 +1,42 @@
+# The course's commands. `make book` and `make test` are the two a reader needs;
+# both create (or reuse) .venv and install requirements.txt into it first.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+NOTEBOOKS := $(sort $(wildcard book/*.ipynb))
+JB_BUILD := $(VENV)/bin/jupyter-book build . -W -n --keep-going
+
+.PHONY: book test test-package test-notebooks execute assignments bench clean
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $(STAMP)
+
+book: $(STAMP)
+	$(JB_BUILD)
+	@echo "Book built: $(CURDIR)/_build/html/index.html"
+
+test-package: $(STAMP)
+	$(PY) -m pytest tests --doctest-modules lenakernel -q
+
+test-notebooks: $(STAMP)
+	$(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
+		-p no:cacheprovider -q $(NOTEBOOKS)
+
+test: test-package test-notebooks book
+
+# Re-execute every notebook in place, top to bottom, so each stored output is the code's.
+execute: $(STAMP)
+	$(PY) scripts/execute_notebooks.py $(NOTEBOOKS)
+
+assignments: $(STAMP)
+	$(PY) scripts/make_assignments.py $(NOTEBOOKS)
+
+bench: $(STAMP)
+	$(PY) benchmarks/run.py $(if $(DEVICE),--device $(DEVICE),)
+
+clean:
+	rm -rf _build

@@ -1,0 +1,39 @@
+"""lenakernel: attention is a kernel method.
+
+The package behind the course *Attention Is a Kernel Method*. Every public function
+takes NumPy arrays or torch tensors and returns the same kind.
+
+Modules, in the order the course meets them:
+
+- :mod:`lenakernel.kernels` -- smoothing kernels (chapter 1)
+- :mod:`lenakernel.smoothing` -- the Nadaraya-Watson estimator and bandwidths (chapter 1)
+- :mod:`lenakernel.attention` -- softmax attention as a kernel smoother (chapters 2-3)
+- :mod:`lenakernel.learning` -- learning the kernel, in-context regression (chapters 4-5)
+- :mod:`lenakernel.feature_maps` -- feature maps, deterministic and random (chapters 6-7)
+- :mod:`lenakernel.linear_attention` -- linear attention, causal forms, recurrent state (chapters 6-8)
+- :mod:`lenakernel.checks` -- machine-checked exercises
+- :mod:`lenakernel.viz` -- sliders that work in the static book
+"""
+
+from . import attention, checks, feature_maps, kernels, learning, linear_attention, smoothing, viz
+from .attention import *  # noqa: F401,F403
+from .checks import *  # noqa: F401,F403
+from .feature_maps import *  # noqa: F401,F403
+from .kernels import *  # noqa: F401,F403
+from .learning import *  # noqa: F401,F403
+from .linear_attention import *  # noqa: F401,F403
+from .smoothing import *  # noqa: F401,F403
+from .viz import *  # noqa: F401,F403
+
+__version__ = "0.1.0"
+
+__all__ = (
+    kernels.__all__
+    + smoothing.__all__
+    + attention.__all__
+    + learning.__all__
+    + feature_maps.__all__
+    + linear_attention.__all__
+    + checks.__all__
+    + viz.__all__
+)

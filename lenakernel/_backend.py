@@ -1,0 +1,130 @@
+"""One implementation for NumPy and torch: compute in torch, hand back what came in.
+
+Every public function converts its array arguments with :func:`as_tensors`, does its
+mathematics once in torch (so autograd flows for torch callers), and converts the
+result back with the returned ``restore`` function: NumPy in, NumPy out; torch in,
+torch out, on the same device.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import torch
+
+__all__: list[str] = []
+
+
+def _is_array_like(value) -> bool:
+    return isinstance(value, (np.ndarray, list, tuple, numbers.Number, np.generic))
+
+
+def as_tensors(**arrays):
+    """Convert named arrays to torch tensors of one floating dtype.
+
+    Parameters
+    ----------
+    **arrays
+        The public function's array arguments, by name (the name is used in error
+        messages). ``None`` values are passed through unchanged.
+
+    Returns
+    -------
+    tensors : dict of str to torch.Tensor
+        The converted arrays, in the order given. NumPy inputs share memory where
+        possible; integer and boolean inputs become floating point.
+    restore : callable
+        ``restore(result)`` turns a tensor (or a tuple of tensors) back into the
+        caller's kind: NumPy arrays if the inputs were NumPy, tensors otherwise.
+
+    Raises
+    ------
+    TypeError
+        If an argument is not array-like, or NumPy arrays and torch tensors are mixed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> tensors, restore = as_tensors(x=np.arange(3.0))
+    >>> tensors["x"].dtype
+    torch.float64
+    >>> type(restore(tensors["x"] * 2)).__name__
+    'ndarray'
+    """
+    kinds = {}
+    for name, value in arrays.items():
+        if value is None:
+            continue
+        if isinstance(value, torch.Tensor):
+            kinds[name] = "torch"
+        elif _is_array_like(value):
+            kinds[name] = "numpy"
+        else:
+            raise TypeError(
+                f"`{name}` must be a NumPy array or a torch tensor, "
+                f"got {type(value).__name__}."
+            )
+    if len(set(kinds.values())) > 1:
+        described = ", ".join(f"`{n}` is {k}" for n, k in kinds.items())
+        raise TypeError(
+            f"mix of NumPy arrays and torch tensors ({described}); "
+            "pass all arrays as one kind."
+        )
+    use_numpy = "numpy" in kinds.values()
+
+    tensors = {}
+    for name, value in arrays.items():
+        if value is None:
+            tensors[name] = None
+            continue
+        if use_numpy:
+            value = np.asarray(value)
+            if value.dtype.kind not in "fc":
+                # NumPy's default floating type is float64; keep that convention.
+                value = value.astype(np.float64)
+            tensors[name] = torch.from_numpy(np.ascontiguousarray(value))
+        else:
+            if not (value.is_floating_point() or value.is_complex()):
+                value = value.to(torch.get_default_dtype())
+            tensors[name] = value
+
+    floats = [t for t in tensors.values() if t is not None]
+    if floats:
+        dtype = floats[0].dtype
+        for t in floats[1:]:
+            dtype = torch.promote_types(dtype, t.dtype)
+        tensors = {n: (None if t is None else t.to(dtype)) for n, t in tensors.items()}
+
+    def restore(result):
+        if isinstance(result, tuple):
+            return tuple(restore(r) for r in result)
+        if use_numpy and isinstance(result, torch.Tensor):
+            return result.detach().cpu().numpy()
+        return result
+
+    return tensors, restore
+
+
+def as_scalar_tensor(value, name: str, like: torch.Tensor) -> torch.Tensor:
+    """Turn a Python number or 0-d array/tensor into a tensor matching ``like``.
+
+    A torch tensor keeps its autograd graph, so gradients flow through it.
+
+    Examples
+    --------
+    >>> import torch
+    >>> as_scalar_tensor(0.5, "bandwidth", torch.zeros(2, dtype=torch.float64))
+    tensor(0.5000, dtype=torch.float64)
+    """
+    if isinstance(value, torch.Tensor):
+        tensor = value
+    elif isinstance(value, (numbers.Real, np.generic, np.ndarray)) and not isinstance(value, bool):
+        tensor = torch.as_tensor(np.asarray(value, dtype=np.float64))
+    else:
+        raise TypeError(f"`{name}` must be a positive number, got {type(value).__name__}.")
+    if tensor.ndim != 0:
+        raise ValueError(f"`{name}` must be a single number, got shape {tuple(tensor.shape)}.")
+    if not tensor.is_floating_point():
+        tensor = tensor.to(like.dtype)
+    return tensor.to(dtype=like.dtype, device=like.device)
