@@ -17,7 +17,6 @@ Modules, in the order the course meets them:
 
 from . import attention, checks, feature_maps, kernels, learning, linear_attention, smoothing, viz
 from .attention import *  # noqa: F401,F403
-from .checks import *  # noqa: F401,F403
 from .feature_maps import *  # noqa: F401,F403
 from .kernels import *  # noqa: F401,F403
 from .learning import *  # noqa: F401,F403
@@ -34,6 +33,5 @@ __all__ = (
     + learning.__all__
     + feature_maps.__all__
     + linear_attention.__all__
-    + checks.__all__
     + viz.__all__
 )

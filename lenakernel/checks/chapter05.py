@@ -1,0 +1,3 @@
+"""Checkers for chapter 05's exercises (placeholder until the chapter is written)."""
+
+__all__: list[str] = []
