@@ -10,13 +10,15 @@ Modules, in the order the course meets them:
 - :mod:`lenakernel.attention` -- softmax attention as a kernel smoother (chapters 2-3)
 - :mod:`lenakernel.learning` -- learning the kernel, in-context regression (chapters 4-5)
 - :mod:`lenakernel.feature_maps` -- feature maps, deterministic and random (chapters 6-7)
+- :mod:`lenakernel.feature_error` -- closed-form error of random-feature estimators (chapter 7)
 - :mod:`lenakernel.linear_attention` -- linear attention, causal forms, recurrent state (chapters 6-8)
 - :mod:`lenakernel.checks` -- machine-checked exercises
 - :mod:`lenakernel.viz` -- sliders that work in the static book
 """
 
-from . import attention, checks, feature_maps, kernels, learning, linear_attention, smoothing, viz
+from . import attention, checks, feature_error, feature_maps, kernels, learning, linear_attention, smoothing, viz
 from .attention import *  # noqa: F401,F403
+from .feature_error import *  # noqa: F401,F403
 from .feature_maps import *  # noqa: F401,F403
 from .kernels import *  # noqa: F401,F403
 from .learning import *  # noqa: F401,F403
@@ -32,6 +34,7 @@ __all__ = (
     + attention.__all__
     + learning.__all__
     + feature_maps.__all__
+    + feature_error.__all__
     + linear_attention.__all__
     + viz.__all__
 )
