@@ -1,3 +1,468 @@
-"""Placeholder: filled in by its issue."""
+"""Softmax attention is Nadaraya-Watson kernel smoothing over the context.
 
-__all__: list[str] = []
+For a query q, keys k_j and values v_j, ``out(q) = sum_j K(q, k_j) v_j / sum_l K(q, k_l)``.
+Softmax attention is the kernel ``K(q, k) = exp(scale * q.k)``; Gaussian attention is
+``K(q, k) = exp(-||q - k||^2 / (2 sigma^2))``. Kernels are handled as log-kernels, so the
+normalisation is a max-subtracted softmax that never overflows.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from . import _validation as _v
+from ._backend import as_scalar_tensor, as_tensors
+
+__all__ = [
+    "exp_dot_log_kernel",
+    "gaussian_log_kernel",
+    "kernel_smoother",
+    "softmax_attention",
+    "gaussian_attention",
+]
+
+# Without weights, queries are processed in blocks so that one block of the (m, n)
+# log-kernel matrix takes at most this many bytes: long contexts never hold all of it.
+_BLOCK_BYTES = 32 * 2**20
+
+_KERNELS = ("exp_dot", "gaussian")
+_HALF = (torch.float16, torch.bfloat16)
+
+
+# --------------------------------------------------------------------------------------
+# Log-kernel matrices (private forms do no validation: they run once per query block)
+# --------------------------------------------------------------------------------------
+
+def _exp_dot(q, k, *, scale):
+    # log K(q, k) = scale * q.k, for every (query, key) pair at once.
+    return (q * scale) @ k.transpose(-1, -2)
+
+
+def _gaussian(q, k, *, bandwidth):
+    # ||q - k||^2 = ||q||^2 - 2 q.k + ||k||^2: one matrix product instead of an (m, n, d)
+    # array of differences. Rounding can make it a hair negative; clamp at 0.
+    squared = ((q * q).sum(-1)[..., :, None] - 2.0 * (q @ k.transpose(-1, -2))
+               + (k * k).sum(-1)[..., None, :])
+    return -squared.clamp_min(0.0) / (2.0 * bandwidth**2)
+
+
+def _check_qk(q, k):
+    _v.check_min_ndim(q, "q", 2, "(..., m, d)")
+    _v.check_min_ndim(k, "k", 2, "(..., n, d)")
+    _v.check_same_size(q, "q", -1, k, "k", -1, "feature size d (last axis)")
+    try:
+        torch.broadcast_shapes(q.shape[:-2], k.shape[:-2])
+    except RuntimeError:
+        raise ValueError(
+            f"the leading (batch/head) dimensions of `q` {tuple(q.shape[:-2])} and `k` "
+            f"{tuple(k.shape[:-2])} do not broadcast."
+        ) from None
+    _v.check_finite(q, "q")
+    _v.check_finite(k, "k")
+
+
+def _compute_dtype(t):
+    # Half-precision inputs are computed in float32 and rounded back at the end.
+    return torch.float32 if t.dtype in _HALF else t.dtype
+
+
+def _positive_tensor(value, name, like):
+    _v.check_positive_scalar(value, name)
+    return as_scalar_tensor(value, name, like)
+
+
+def exp_dot_log_kernel(q, k, *, scale=None):
+    """The log of the exponential dot-product kernel, ``scale * q . k``, for all pairs.
+
+    Parameters
+    ----------
+    q : array of shape (..., m, d)
+        Queries.
+    k : array of shape (..., n, d)
+        Keys.
+    scale : float or 0-d tensor, optional
+        The inverse temperature; default ``1 / sqrt(d)``. A tensor keeps its gradient.
+
+    Returns
+    -------
+    array of shape (..., m, n)
+        ``log K(q_i, k_j) = scale * q_i . k_j``.
+
+    Derived in chapter 2.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> q = np.array([[1.0, 0.0]]); k = np.array([[1.0, 0.0], [0.0, 2.0]])
+    >>> print(np.round(exp_dot_log_kernel(q, k, scale=0.5), 4))
+    [[0.5 0. ]]
+    """
+    tensors, restore = as_tensors(q=q, k=k)
+    q, k = tensors["q"], tensors["k"]
+    _check_qk(q, k)
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
+    scale = _positive_tensor(scale, "scale", q)
+    return restore(_exp_dot(q, k, scale=scale))
+
+
+def gaussian_log_kernel(q, k, *, bandwidth):
+    """The log of the Gaussian kernel, ``-||q - k||^2 / (2 bandwidth^2)``, for all pairs.
+
+    Parameters
+    ----------
+    q : array of shape (..., m, d)
+        Queries (test points).
+    k : array of shape (..., n, d)
+        Keys (training inputs).
+    bandwidth : float or 0-d tensor
+        The kernel width sigma > 0. A tensor keeps its gradient.
+
+    Returns
+    -------
+    array of shape (..., m, n)
+        ``log K(q_i, k_j) = -||q_i - k_j||^2 / (2 sigma^2)``.
+
+    Derived in chapter 3.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> q = np.array([[0.0, 0.0]]); k = np.array([[1.0, 0.0], [3.0, 4.0]])
+    >>> print(np.round(gaussian_log_kernel(q, k, bandwidth=5.0), 4))
+    [[-0.02 -0.5 ]]
+    """
+    tensors, restore = as_tensors(q=q, k=k)
+    q, k = tensors["q"], tensors["k"]
+    _check_qk(q, k)
+    bandwidth = _positive_tensor(bandwidth, "bandwidth", q)
+    return restore(_gaussian(q, k, bandwidth=bandwidth))
+
+
+# --------------------------------------------------------------------------------------
+# The smoother
+# --------------------------------------------------------------------------------------
+
+def _as_bool_mask(mask, like):
+    """Return ``mask`` as a boolean torch tensor on ``like``'s device (or None)."""
+    if mask is None:
+        return None
+    if isinstance(mask, torch.Tensor):
+        if mask.dtype != torch.bool:
+            raise TypeError(f"`mask` must be boolean (True = may attend); got dtype {mask.dtype}.")
+        return mask.to(like.device)
+    array = np.asarray(mask)
+    if array.dtype != np.bool_:
+        raise TypeError(f"`mask` must be boolean (True = may attend); got dtype {array.dtype}.")
+    return torch.from_numpy(np.ascontiguousarray(array)).to(like.device)
+
+
+def _block_rows(m, n, batch, itemsize):
+    """How many query rows fit in one block of at most ``_BLOCK_BYTES`` bytes."""
+    per_row = max(1, n * batch * itemsize)
+    return int(max(1, min(m, _BLOCK_BYTES // per_row)))
+
+
+def _normalise(logits):
+    """Row-wise softmax of log-kernel values; a row with no admissible key gives zeros.
+
+    Subtracting the row maximum makes the largest term exp(0) = 1, so nothing overflows.
+    A row whose maximum is -inf has no key to attend to (everything masked): its weights
+    are all 0, the smoother's honest answer when the training set is empty.
+    """
+    row_max = logits.detach().amax(-1, keepdim=True)  # softmax is shift-invariant: no grad needed
+    empty = row_max == -math.inf
+    unnormalised = torch.exp(logits - row_max.masked_fill(empty, 0.0))
+    total = unnormalised.sum(-1, keepdim=True)
+    return unnormalised / total.masked_fill(empty, 1.0)
+
+
+def _smooth(q, k, v, log_kernel, *, mask, causal, log_key_weights, return_weights):
+    """The Nadaraya-Watson estimator over (query, key) pairs, validated inputs in torch."""
+    m, n = q.shape[-2], k.shape[-2]
+    batch_shape = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    if m == 0:  # no queries: empty results of the right shapes
+        out = q.new_zeros(*batch_shape, 0, v.shape[-1])
+        return (out, q.new_zeros(*batch_shape, 0, n)) if return_weights else out
+    batch = math.prod(batch_shape)
+    block = m if return_weights else _block_rows(m, n, batch, q.element_size())
+    key_index = torch.arange(n, device=q.device)
+
+    outputs, weights = [], []
+    for start in range(0, m, block):
+        stop = min(m, start + block)
+        logits = log_kernel(q[..., start:stop, :], k)
+        if log_key_weights is not None:
+            logits = logits + log_key_weights[..., None, :]
+        if mask is not None:
+            logits = logits.masked_fill(~mask[..., start:stop, :], -math.inf)
+        if causal:
+            # Bottom-right alignment: query i sees keys j <= i + (n - m), so the last
+            # query sees every key (with m == n: j <= i, the usual causal mask).
+            query_index = torch.arange(start, stop, device=q.device)[:, None] + (n - m)
+            logits = logits.masked_fill(key_index[None, :] > query_index, -math.inf)
+        w = _normalise(logits)
+        outputs.append(w @ v)
+        if return_weights:
+            weights.append(w)
+
+    out = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=-2)
+    return (out, weights[0]) if return_weights else out
+
+
+def _prepare(q, k, v, mask, key_weights):
+    """Convert and validate the common arguments; return tensors, restore, input dtype."""
+    tensors, restore = as_tensors(q=q, k=k, v=v, key_weights=key_weights)
+    q, k, v, key_weights = (tensors[name] for name in ("q", "k", "v", "key_weights"))
+    _check_qk(q, k)
+    _v.check_min_ndim(v, "v", 2, "(..., n, d_v)")
+    _v.check_same_size(k, "k", -2, v, "v", -2, "number of keys n (second-to-last axis)")
+    _v.check_finite(v, "v")
+    m, n = q.shape[-2], k.shape[-2]
+    try:
+        batch = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    except RuntimeError:
+        raise ValueError(
+            f"the leading (batch/head) dimensions of `q` {tuple(q.shape[:-2])}, `k` "
+            f"{tuple(k.shape[:-2])} and `v` {tuple(v.shape[:-2])} do not broadcast."
+        ) from None
+
+    mask = _as_bool_mask(mask, q)
+    if mask is not None:
+        try:
+            ok = mask.ndim >= 2 and torch.broadcast_shapes(mask.shape, (*batch, m, n)) == (*batch, m, n)
+        except RuntimeError:
+            ok = False
+        if not ok:
+            raise ValueError(
+                f"`mask` must have shape (..., m, n) = (..., {m}, {n}) broadcastable to "
+                f"{(*batch, m, n)}; got shape {tuple(mask.shape)}."
+            )
+
+    if key_weights is not None:
+        if key_weights.shape[-1:] != (n,):
+            raise ValueError(
+                f"`key_weights` must have shape (..., n) with n = {n} keys; got shape "
+                f"{tuple(key_weights.shape)}."
+            )
+        if bool(((key_weights.detach() < 0) | ~torch.isfinite(key_weights.detach())).any()):
+            raise ValueError("`key_weights` must be finite and >= 0 (a weight of 0 removes a key).")
+
+    dtype = q.dtype
+    compute = _compute_dtype(q)
+    q, k, v = q.to(compute), k.to(compute), v.to(compute)
+    log_key_weights = None if key_weights is None else torch.log(key_weights.to(compute))
+    return q, k, v, mask, log_key_weights, restore, dtype
+
+
+def _finish(result, dtype, restore):
+    if isinstance(result, tuple):
+        return restore(tuple(r.to(dtype) for r in result))
+    return restore(result.to(dtype))
+
+
+def kernel_smoother(q, k, v, *, kernel, mask=None, causal=False, key_weights=None,
+                    return_weights=False, **kernel_params):
+    """Nadaraya-Watson smoothing of values over keys, for every query, with any kernel.
+
+    ``out_i = sum_j w_j K(q_i, k_j) v_j / sum_l w_l K(q_i, k_l)``, where the sums run over
+    the keys the query may attend to and ``w_j`` are optional per-key weights (all 1 by
+    default). Queries are test points, keys are training inputs, values are training
+    outputs.
+
+    Parameters
+    ----------
+    q : array of shape (..., m, d)
+        Queries (test points).
+    k : array of shape (..., n, d)
+        Keys (training inputs).
+    v : array of shape (..., n, d_v)
+        Values (training outputs). Leading batch/head dimensions of q, k, v broadcast.
+    kernel : {"exp_dot", "gaussian"} or callable
+        ``"exp_dot"``: ``K = exp(scale * q.k)`` (parameter ``scale``, default
+        ``1/sqrt(d)``), which makes this softmax attention. ``"gaussian"``:
+        ``K = exp(-||q - k||^2 / (2 bandwidth^2))`` (parameter ``bandwidth``, required).
+        A callable ``kernel(q, k, **kernel_params)`` must take torch tensors and return
+        the LOG-kernel matrix ``log K(q, k)`` of shape (..., m, n): working with
+        logarithms lets the normaliser subtract each row's maximum, so kernels whose
+        values over- or underflow (exp(1e4), exp(-1e4)) still give exact weights.
+    mask : boolean array of shape (..., m, n), optional
+        True where query i may attend key j (broadcast over leading dimensions).
+        Masking a key removes it from that query's training set.
+    causal : bool, default False
+        If True, query i attends only keys ``j <= i + (n - m)`` (aligned at the bottom
+        right, so the last query sees all keys; with m == n this is ``j <= i``).
+    key_weights : array of shape (..., n), optional
+        Non-negative per-key weights ``w_j`` multiplying the kernel (a weight of 0 removes
+        the key). Chapter 3 uses them to write softmax attention as a Gaussian smoother.
+    return_weights : bool, default False
+        Also return the (..., m, n) matrix of normalised weights. Without it, queries are
+        processed in blocks so that the full matrix is never held in memory.
+    **kernel_params
+        The named kernel's parameter (``scale`` or ``bandwidth``) or the callable's
+        keyword arguments.
+
+    Returns
+    -------
+    out : array of shape (..., m, d_v)
+        The weighted averages of the values. A query with no admissible key (its row
+        fully masked) gets 0: an empty training set gives no evidence.
+    weights : array of shape (..., m, n)
+        Only if ``return_weights``. Rows sum to 1, except fully masked rows, which are 0.
+
+    Raises
+    ------
+    ValueError
+        If shapes disagree, ``mask`` has the wrong shape, a parameter is <= 0, or the
+        kernel name is unknown.
+    TypeError
+        If ``mask`` is not boolean or a kernel parameter is missing or unexpected.
+
+    Derived in chapter 2.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> k = np.array([[0.0], [1.0], [2.0]]); v = np.array([[0.0], [1.0], [4.0]])
+    >>> out, w = kernel_smoother(np.array([[1.0]]), k, v, kernel="gaussian",
+    ...                          bandwidth=1.0, return_weights=True)
+    >>> print(np.round(w, 4), np.round(out, 4))
+    [[0.2741 0.4519 0.2741]] [[1.5481]]
+    """
+    q, k, v, mask, log_key_weights, restore, dtype = _prepare(q, k, v, mask, key_weights)
+    log_kernel = _resolve_kernel(kernel, kernel_params, q)
+    result = _smooth(q, k, v, log_kernel, mask=mask, causal=bool(causal),
+                     log_key_weights=log_key_weights, return_weights=return_weights)
+    return _finish(result, dtype, restore)
+
+
+def _resolve_kernel(kernel, kernel_params, q):
+    """Turn ``kernel`` and its parameters into a function (q_block, k) -> log K."""
+    if callable(kernel):
+        def log_kernel(q_block, k):
+            values = kernel(q_block, k, **kernel_params)
+            expected = (q_block.shape[-2], k.shape[-2])
+            if not isinstance(values, torch.Tensor) or tuple(values.shape[-2:]) != expected:
+                got = tuple(values.shape) if hasattr(values, "shape") else type(values).__name__
+                raise ValueError(
+                    f"`kernel` must return the log-kernel matrix as a torch tensor of shape "
+                    f"(..., m, n) = (..., {expected[0]}, {expected[1]}); got {got}."
+                )
+            return values
+        return log_kernel
+
+    if not isinstance(kernel, str):
+        raise TypeError(f"`kernel` must be one of {_KERNELS} or a callable; got {type(kernel).__name__}.")
+    _v.check_choice(kernel, "kernel", _KERNELS)
+    name = "scale" if kernel == "exp_dot" else "bandwidth"
+    unexpected = set(kernel_params) - {name}
+    if unexpected:
+        raise TypeError(f"kernel {kernel!r} takes only `{name}`; got unexpected {sorted(unexpected)}.")
+    if kernel == "exp_dot":
+        scale = kernel_params.get("scale")
+        scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
+        scale = _positive_tensor(scale, "scale", q)
+        return lambda q_block, k: _exp_dot(q_block, k, scale=scale)
+    if "bandwidth" not in kernel_params:
+        raise TypeError("kernel 'gaussian' needs `bandwidth` (the kernel width sigma > 0).")
+    bandwidth = _positive_tensor(kernel_params["bandwidth"], "bandwidth", q)
+    return lambda q_block, k: _gaussian(q_block, k, bandwidth=bandwidth)
+
+
+def softmax_attention(q, k, v, *, scale=None, mask=None, causal=False, return_weights=False):
+    """Scaled dot-product (softmax) attention: N-W smoothing with ``K = exp(scale q.k)``.
+
+    ``out_i = sum_j softmax_j(scale * q_i . k_j) v_j``. This is exactly
+    :func:`kernel_smoother` with ``kernel="exp_dot"``.
+
+    Parameters
+    ----------
+    q : array of shape (..., m, d)
+        Queries.
+    k : array of shape (..., n, d)
+        Keys.
+    v : array of shape (..., n, d_v)
+        Values. Leading batch/head dimensions broadcast.
+    scale : float or 0-d tensor, optional
+        Inverse temperature; default ``1 / sqrt(d)``. A tensor keeps its gradient.
+    mask : boolean array of shape (..., m, n), optional
+        True where query i may attend key j.
+    causal : bool, default False
+        Query i attends keys ``j <= i + (n - m)``: with m == n the usual ``j <= i``; with
+        m != n aligned at the bottom right (the last query sees every key). PyTorch's
+        ``scaled_dot_product_attention(is_causal=True)`` aligns at the top left instead;
+        the two agree when m == n.
+    return_weights : bool, default False
+        Also return the (..., m, n) attention weights. Without it, queries are processed
+        in blocks and the full matrix is never held.
+
+    Returns
+    -------
+    out : array of shape (..., m, d_v)
+        A query whose row is fully masked gets 0 (and weights 0), never NaN.
+    weights : array of shape (..., m, n)
+        Only if ``return_weights``.
+
+    Notes
+    -----
+    Float16 and bfloat16 inputs are computed in float32 and returned in their own dtype.
+
+    Derived in chapter 2.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> q = np.array([[1.0, 0.0]])
+    >>> k = np.array([[1.0, 0.0], [0.0, 1.0]]); v = np.array([[10.0], [20.0]])
+    >>> out, w = softmax_attention(q, k, v, scale=1.0, return_weights=True)
+    >>> print(np.round(w, 4), np.round(out, 4))
+    [[0.7311 0.2689]] [[12.6894]]
+    """
+    return kernel_smoother(q, k, v, kernel="exp_dot", scale=scale, mask=mask, causal=causal,
+                           return_weights=return_weights)
+
+
+def gaussian_attention(q, k, v, *, bandwidth, mask=None, causal=False, return_weights=False):
+    """Attention with the Gaussian kernel: ``K = exp(-||q - k||^2 / (2 bandwidth^2))``.
+
+    The Nadaraya-Watson estimator of chapter 1 with queries as test points, keys as
+    training inputs and values as training outputs. With unit-norm queries and keys it
+    equals :func:`softmax_attention` with ``scale = 1 / bandwidth**2``.
+
+    Parameters
+    ----------
+    q : array of shape (..., m, d)
+        Queries.
+    k : array of shape (..., n, d)
+        Keys.
+    v : array of shape (..., n, d_v)
+        Values.
+    bandwidth : float or 0-d tensor
+        The kernel width sigma > 0. A tensor keeps its gradient.
+    mask : boolean array of shape (..., m, n), optional
+        True where query i may attend key j.
+    causal : bool, default False
+        As in :func:`softmax_attention`.
+    return_weights : bool, default False
+        Also return the (..., m, n) weights.
+
+    Returns
+    -------
+    out : array of shape (..., m, d_v)
+    weights : array of shape (..., m, n)
+        Only if ``return_weights``.
+
+    Derived in chapter 3.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> q = np.array([[0.0]]); k = np.array([[-1.0], [0.0], [3.0]])
+    >>> v = np.array([[1.0], [2.0], [3.0]])
+    >>> print(np.round(gaussian_attention(q, k, v, bandwidth=1.0), 4))
+    [[1.6319]]
+    """
+    return kernel_smoother(q, k, v, kernel="gaussian", bandwidth=bandwidth, mask=mask,
+                           causal=causal, return_weights=return_weights)

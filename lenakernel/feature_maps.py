@@ -1,3 +1,469 @@
-"""Placeholder: filled in by its issue."""
+"""Feature maps: a kernel written as an inner product, K(x, y) = phi(x) . phi(y).
 
-__all__: list[str] = []
+Deterministic maps (elu+1, ReLU, the exact second-order Taylor map) define their own
+kernel (chapter 6); random maps (Fourier, positive, trigonometric, hyperbolic) give
+unbiased estimates of the Gaussian kernel or of exp(x . y) (chapter 7). Every map takes
+``x`` of shape ``(..., d)`` and returns features of shape ``(..., D)``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+import torch
+
+from . import _validation as _v
+from ._backend import as_scalar_tensor, as_tensors
+
+__all__ = [
+    "elu_plus_one",
+    "relu_features",
+    "taylor_features",
+    "sample_projection",
+    "random_fourier_features",
+    "positive_random_features",
+    "trigonometric_random_features",
+    "hyperbolic_random_features",
+]
+
+_LOW_PRECISION = (torch.float16, torch.bfloat16)
+
+
+def _compute_dtype(t: torch.Tensor) -> torch.dtype:
+    # float16/bfloat16 have too little range for exponentials: work in float32.
+    return torch.float32 if t.dtype in _LOW_PRECISION else t.dtype
+
+
+def _check_input(x: torch.Tensor) -> None:
+    _v.check_min_ndim(x, "x", 1, "(..., d)")
+    _v.check_not_empty(x, "x", axis=-1, what="feature columns (last axis)")
+
+
+def _as_projection(projection, x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """The projection as a tensor on ``x``'s device; it may be NumPy or torch either way."""
+    if isinstance(projection, torch.Tensor):
+        omega = projection
+    elif isinstance(projection, (np.ndarray, list, tuple)):
+        omega = torch.as_tensor(np.asarray(projection, dtype=np.float64))
+    else:
+        raise TypeError(
+            "`projection` must be an array of shape (num_features, dim), e.g. from "
+            f"lk.sample_projection; got {type(projection).__name__}."
+        )
+    if omega.ndim != 2:
+        raise ValueError(
+            f"`projection` must have shape (num_features, dim); got shape {tuple(omega.shape)}."
+        )
+    if omega.shape[1] != x.shape[-1]:
+        raise ValueError(
+            f"`projection` has dim {omega.shape[1]} (shape {tuple(omega.shape)}) but `x` has "
+            f"{x.shape[-1]} features in its last axis (shape {tuple(x.shape)}); they must agree."
+        )
+    if omega.shape[0] == 0:
+        raise ValueError("`projection` has no rows: at least one random feature is needed.")
+    return omega.to(device=x.device, dtype=dtype)
+
+
+def _offset(exponent: torch.Tensor, stabilizer, x: torch.Tensor) -> torch.Tensor | None:
+    """The log-scale offset ``c`` subtracted from ``exponent`` (shape (..., D))."""
+    if stabilizer is None:
+        return None
+    if isinstance(stabilizer, str):
+        if stabilizer != "max":
+            raise ValueError(f"`stabilizer` must be None, 'max' or a number/array; got {stabilizer!r}.")
+        # A constant per row: detached, because it cancels wherever the map is normalised.
+        return exponent.detach().amax(dim=-1, keepdim=True)
+    if isinstance(stabilizer, torch.Tensor):
+        c = stabilizer
+    elif isinstance(stabilizer, (numbers.Real, np.ndarray, np.generic)) and not isinstance(stabilizer, bool):
+        c = torch.as_tensor(np.asarray(stabilizer, dtype=np.float64))
+    else:
+        raise TypeError(f"`stabilizer` must be None, 'max' or a number/array; got {type(stabilizer).__name__}.")
+    c = c.to(device=exponent.device, dtype=exponent.dtype)
+    try:
+        fits = torch.broadcast_shapes(c.shape, exponent.shape) == exponent.shape
+    except RuntimeError:
+        fits = False
+    if not fits or (c.ndim > 0 and c.shape[-1] != 1):
+        raise ValueError(
+            f"`stabilizer` must be a number or have shape {tuple(x.shape[:-1]) + (1,)} "
+            f"(one offset per row of `x`); got shape {tuple(c.shape)}."
+        )
+    return c
+
+
+def elu_plus_one(x):
+    r"""The elu+1 feature map of the linear transformer: :math:`\phi(x) = \mathrm{elu}(x) + 1`.
+
+    Equal to :math:`x + 1` for :math:`x > 0` and :math:`e^{x}` for :math:`x \le 0`, so every
+    feature is positive and :math:`\phi(q)\cdot\phi(k) > 0`. It is computed as
+    ``exp(min(x, 0)) + max(x, 0)`` (accurate for very negative ``x``, and no overflow in
+    the unused branch), in float32 for float16/bfloat16 inputs, and clamped to the smallest
+    positive normal number of the output dtype, so a feature never rounds to zero.
+
+    Derived in chapter 6.
+
+    Parameters
+    ----------
+    x : array_like or torch.Tensor, shape (..., d)
+
+    Returns
+    -------
+    features : same kind and dtype as ``x``, shape (..., d)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> elu_plus_one(np.array([-1.0, 0.0, 2.0])).round(4)
+    array([0.3679, 1.    , 3.    ])
+    >>> import torch
+    >>> bool((elu_plus_one(torch.full((3,), -100.0, dtype=torch.bfloat16)) > 0).all())
+    True
+    """
+    tensors, restore = as_tensors(x=x)
+    x = tensors["x"]
+    _check_input(x)
+    work = x.to(_compute_dtype(x))
+    features = torch.exp(work.clamp(max=0)) + work.clamp(min=0)
+    features = features.clamp(min=torch.finfo(x.dtype).tiny)
+    return restore(features.to(x.dtype))
+
+
+def relu_features(x):
+    r"""The ReLU feature map :math:`\phi(x) = \max(x, 0)`.
+
+    Non-negative, but a row can be all zeros, so a linear-attention normaliser built from it
+    can vanish (which is why linear attention adds a small ``eps``).
+
+    Derived in chapter 6.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> relu_features(np.array([[-1.0, 0.5]]))
+    array([[0. , 0.5]])
+    """
+    tensors, restore = as_tensors(x=x)
+    x = tensors["x"]
+    _check_input(x)
+    return restore(torch.relu(x))
+
+
+def taylor_features(x):
+    r"""The exact second-order Taylor feature map.
+
+    :math:`\phi(x) = [1,\ x,\ \mathrm{vec}(x x^\top)/\sqrt{2}]`, of dimension
+    :math:`1 + d + d^2`, satisfies exactly
+
+    .. math:: \phi(x)\cdot\phi(y) = 1 + x\cdot y + \tfrac12 (x\cdot y)^2,
+
+    the first three terms of :math:`\exp(x\cdot y)`.
+
+    Derived in chapter 6.
+
+    Parameters
+    ----------
+    x : array_like or torch.Tensor, shape (..., d)
+
+    Returns
+    -------
+    features : same kind as ``x``, shape (..., 1 + d + d**2)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x, y = np.array([0.3, -0.2]), np.array([0.1, 0.4])
+    >>> taylor_features(x).shape
+    (7,)
+    >>> s = x @ y
+    >>> bool(np.isclose(taylor_features(x) @ taylor_features(y), 1 + s + s**2 / 2))
+    True
+    """
+    tensors, restore = as_tensors(x=x)
+    x = tensors["x"]
+    _check_input(x)
+    ones = torch.ones(x.shape[:-1] + (1,), dtype=x.dtype, device=x.device)
+    outer = (x.unsqueeze(-1) * x.unsqueeze(-2)).flatten(-2) / math.sqrt(2.0)
+    return restore(torch.cat([ones, x, outer], dim=-1))
+
+
+def sample_projection(num_features, dim, *, kind="iid", seed=None, generator=None, dtype=torch.float64):
+    r"""Draw the random directions :math:`\omega_1, \dots, \omega_m` of a random feature map.
+
+    ``kind="iid"``: rows independent :math:`\mathcal N(0, I_d)`.
+    ``kind="orthogonal"``: blocks of ``dim`` rows that are exactly orthogonal. Each block is
+    the Q factor of the QR decomposition of a Gaussian matrix with its columns multiplied by
+    the signs of R's diagonal (without that fix Q is not Haar-uniform; Mezzadri 2007); its
+    rows are then rescaled to independent chi(dim)-distributed lengths (norms of fresh
+    Gaussian vectors), so each row alone is still :math:`\mathcal N(0, I_d)`. Independent
+    blocks are stacked when ``num_features > dim`` and the last one is cut to size.
+
+    Derived in chapter 7.
+
+    Parameters
+    ----------
+    num_features : int
+        Number of rows m.
+    dim : int
+        Input dimension d.
+    kind : {"iid", "orthogonal"}, default "iid"
+    seed : int, optional
+        Seeds a fresh ``torch.Generator``.
+    generator : torch.Generator or numpy.random.Generator, optional
+        Exactly one of ``seed`` and ``generator`` must be given: randomness is explicit.
+    dtype : torch.dtype, default torch.float64
+        Dtype of the result (draws are made in float64, then cast).
+
+    Returns
+    -------
+    projection : torch.Tensor of shape (num_features, dim)
+        On the generator's device. A NumPy array (of the matching NumPy dtype) when
+        ``generator`` is a ``numpy.random.Generator``.
+
+    Examples
+    --------
+    >>> w = sample_projection(6, 3, kind="orthogonal", seed=0)
+    >>> tuple(w.shape)
+    (6, 3)
+    >>> block = w[:3]
+    >>> gram = block @ block.T
+    >>> bool(torch.allclose(gram - torch.diag(torch.diag(gram)), torch.zeros(3, 3, dtype=w.dtype), atol=1e-12))
+    True
+    >>> import numpy as np
+    >>> type(sample_projection(2, 3, generator=np.random.default_rng(0))).__name__
+    'ndarray'
+    """
+    num_features = _v.check_positive_int(num_features, "num_features")
+    dim = _v.check_positive_int(dim, "dim")
+    _v.check_choice(kind, "kind", ("iid", "orthogonal"))
+    if (seed is None) == (generator is None):
+        raise ValueError(
+            "give exactly one of `seed` (an int) or `generator` (a torch.Generator or "
+            "numpy.random.Generator): random features must be reproducible; "
+            f"got seed={seed!r} and generator={'None' if generator is None else type(generator).__name__}."
+        )
+    if seed is not None:
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+            raise TypeError(f"`seed` must be an int; got {type(seed).__name__} {seed!r}.")
+        generator = torch.Generator().manual_seed(int(seed))
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"`dtype` must be a floating torch.dtype; got {dtype!r}.")
+
+    if isinstance(generator, np.random.Generator):
+        def gaussian(rows, cols):
+            return torch.from_numpy(generator.standard_normal((rows, cols)))
+        device = torch.device("cpu")
+    elif isinstance(generator, torch.Generator):
+        device = generator.device
+
+        def gaussian(rows, cols):
+            return torch.randn(rows, cols, generator=generator, dtype=torch.float64, device=device)
+    else:
+        raise TypeError(
+            "`generator` must be a torch.Generator or a numpy.random.Generator; "
+            f"got {type(generator).__name__}."
+        )
+
+    if kind == "iid":
+        omega = gaussian(num_features, dim)
+    else:
+        num_blocks = -(-num_features // dim)
+        gaussians = gaussian(num_blocks * dim, dim).reshape(num_blocks, dim, dim)
+        lengths = gaussian(num_blocks * dim, dim).norm(dim=1).reshape(num_blocks, dim, 1)
+        q, r = torch.linalg.qr(gaussians)  # one QR per block, batched
+        signs = torch.sign(torch.diagonal(r, dim1=-2, dim2=-1))
+        signs = torch.where(signs == 0, torch.ones_like(signs), signs)
+        q = q * signs.unsqueeze(-2)  # column j times sign(R_jj): now Haar-distributed
+        # Row i of each block gets its own chi(dim) length, independent of q.
+        omega = (q * lengths).reshape(num_blocks * dim, dim)[:num_features]
+
+    if isinstance(generator, np.random.Generator):
+        if dtype == torch.bfloat16:
+            raise TypeError("`dtype` bfloat16 has no NumPy equivalent; use a torch generator or seed.")
+        return omega.to(dtype).numpy()
+    return omega.to(dtype)
+
+
+def random_fourier_features(x, projection, *, bandwidth=1.0):
+    r"""Random Fourier features for the Gaussian kernel (Rahimi and Recht, 2007).
+
+    :math:`\phi(x) = [\cos(\Omega x/\sigma),\ \sin(\Omega x/\sigma)]/\sqrt m` with the rows of
+    ``projection`` :math:`\Omega` drawn from :math:`\mathcal N(0, I)`, so that
+    :math:`\mathbb E[\phi(x)\cdot\phi(y)] = \exp(-\|x-y\|^2/(2\sigma^2))`. The estimate is a
+    mean of cosines and can be negative.
+
+    Derived in chapter 7.
+
+    Parameters
+    ----------
+    x : array_like or torch.Tensor, shape (..., d)
+    projection : array or tensor, shape (m, d)
+        From :func:`sample_projection`; NumPy or torch whatever ``x`` is.
+    bandwidth : float or 0-d tensor, default 1.0
+        The Gaussian kernel's sigma (a tensor keeps its gradient).
+
+    Returns
+    -------
+    features : same kind and dtype as ``x``, shape (..., 2 m)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> w = sample_projection(20000, 2, seed=0)
+    >>> x, y = np.array([0.0, 0.5]), np.array([0.3, -0.1])
+    >>> approx = random_fourier_features(x, w) @ random_fourier_features(y, w)
+    >>> exact = np.exp(-np.sum((x - y) ** 2) / 2)
+    >>> bool(abs(approx - exact) < 0.02)
+    True
+    """
+    tensors, restore = as_tensors(x=x)
+    x = tensors["x"]
+    _check_input(x)
+    _v.check_positive_scalar(bandwidth, "bandwidth")
+    dtype = _compute_dtype(x)
+    omega = _as_projection(projection, x, dtype)
+    sigma = as_scalar_tensor(bandwidth, "bandwidth", x.to(dtype))
+    angles = (x.to(dtype) @ omega.T) / sigma
+    features = torch.cat([torch.cos(angles), torch.sin(angles)], dim=-1) / math.sqrt(omega.shape[0])
+    return restore(features.to(x.dtype))
+
+
+def positive_random_features(x, projection, *, stabilizer=None):
+    r"""Positive random features for :math:`\exp(x\cdot y)` (FAVOR+; Choromanski et al. 2021, Lemma 1).
+
+    :math:`\phi(x) = \exp(\Omega x - \|x\|^2/2)/\sqrt m`: every feature is positive and
+    :math:`\mathbb E[\phi(x)\cdot\phi(y)] = \exp(x\cdot y)` for Gaussian rows of :math:`\Omega`.
+
+    Derived in chapter 7.
+
+    Parameters
+    ----------
+    x : array_like or torch.Tensor, shape (..., d)
+    projection : array or tensor, shape (m, d)
+    stabilizer : None, "max", number or array of shape ``x.shape[:-1] + (1,)``, optional
+        A log-scale offset ``c`` subtracted in the exponent: the result is
+        ``exp(-c) * phi(x)``. ``"max"`` uses each row's largest exponent (so that row's
+        largest feature is exactly ``1/sqrt(m)``), treated as a constant for autograd; the
+        factor then cancels wherever the features are normalised (an attention query). Use a
+        stabiliser for float16, whose range cannot hold ``exp`` of large exponents.
+
+    Returns
+    -------
+    features : same kind and dtype as ``x``, shape (..., m); computed in float32 for
+        float16/bfloat16 inputs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> w = sample_projection(50000, 2, kind="orthogonal", seed=1)
+    >>> x, y = np.array([0.2, 0.4]), np.array([-0.3, 0.5])
+    >>> approx = positive_random_features(x, w) @ positive_random_features(y, w)
+    >>> bool(abs(approx / np.exp(x @ y) - 1) < 0.02)
+    True
+    >>> f = positive_random_features(x, w, stabilizer="max")
+    >>> bool(np.isclose(f.max(), 1 / np.sqrt(50000)))
+    True
+    """
+    tensors, restore = as_tensors(x=x)
+    x = tensors["x"]
+    _check_input(x)
+    dtype = _compute_dtype(x)
+    omega = _as_projection(projection, x, dtype)
+    work = x.to(dtype)
+    exponent = work @ omega.T - 0.5 * (work * work).sum(-1, keepdim=True)
+    c = _offset(exponent, stabilizer, x)
+    if c is not None:
+        exponent = exponent - c
+    features = torch.exp(exponent) / math.sqrt(omega.shape[0])
+    return restore(features.to(x.dtype))
+
+
+def trigonometric_random_features(x, projection, *, stabilizer=None):
+    r"""Trigonometric random features for :math:`\exp(x\cdot y)` (Choromanski et al. 2021).
+
+    :math:`\phi(x) = \exp(\|x\|^2/2)\,[\cos(\Omega x),\ \sin(\Omega x)]/\sqrt m`, unbiased for
+    :math:`\exp(x\cdot y)` but not positive, so normalised sums of it can misbehave.
+
+    Derived in chapter 7.
+
+    Parameters
+    ----------
+    x : array_like or torch.Tensor, shape (..., d)
+    projection : array or tensor, shape (m, d)
+    stabilizer : None, "max", number or array of shape ``x.shape[:-1] + (1,)``, optional
+        Log-scale offset ``c``: the result is ``exp(-c) * phi(x)``. ``"max"`` takes
+        ``c = ||x||^2 / 2`` per row, leaving ``[cos, sin]/sqrt(m)``.
+
+    Returns
+    -------
+    features : same kind and dtype as ``x``, shape (..., 2 m)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> w = sample_projection(50000, 2, kind="orthogonal", seed=2)
+    >>> x, y = np.array([0.2, 0.1]), np.array([0.1, -0.3])
+    >>> approx = trigonometric_random_features(x, w) @ trigonometric_random_features(y, w)
+    >>> bool(abs(approx / np.exp(x @ y) - 1) < 0.02)
+    True
+    """
+    tensors, restore = as_tensors(x=x)
+    x = tensors["x"]
+    _check_input(x)
+    dtype = _compute_dtype(x)
+    omega = _as_projection(projection, x, dtype)
+    work = x.to(dtype)
+    angles = work @ omega.T
+    log_scale = 0.5 * (work * work).sum(-1, keepdim=True)
+    c = _offset(log_scale, stabilizer, x)
+    if c is not None:
+        log_scale = log_scale - c
+    features = torch.exp(log_scale) * torch.cat([torch.cos(angles), torch.sin(angles)], dim=-1)
+    return restore((features / math.sqrt(omega.shape[0])).to(x.dtype))
+
+
+def hyperbolic_random_features(x, projection, *, stabilizer=None):
+    r"""Hyperbolic (symmetrised positive) random features for :math:`\exp(x\cdot y)`.
+
+    :math:`\phi(x) = \exp(-\|x\|^2/2)\,[\exp(\Omega x),\ \exp(-\Omega x)]/\sqrt{2m}`: positive,
+    unbiased, and the pairing of :math:`\omega` with :math:`-\omega` (antithetic samples)
+    lowers the variance (Choromanski et al. 2021).
+
+    Derived in chapter 7.
+
+    Parameters
+    ----------
+    x : array_like or torch.Tensor, shape (..., d)
+    projection : array or tensor, shape (m, d)
+    stabilizer : None, "max", number or array of shape ``x.shape[:-1] + (1,)``, optional
+        Log-scale offset, as in :func:`positive_random_features`.
+
+    Returns
+    -------
+    features : same kind and dtype as ``x``, shape (..., 2 m)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> w = sample_projection(50000, 2, kind="orthogonal", seed=3)
+    >>> x, y = np.array([0.3, -0.1]), np.array([0.2, 0.2])
+    >>> approx = hyperbolic_random_features(x, w) @ hyperbolic_random_features(y, w)
+    >>> bool(abs(approx / np.exp(x @ y) - 1) < 0.02)
+    True
+    """
+    tensors, restore = as_tensors(x=x)
+    x = tensors["x"]
+    _check_input(x)
+    dtype = _compute_dtype(x)
+    omega = _as_projection(projection, x, dtype)
+    work = x.to(dtype)
+    projected = work @ omega.T
+    half_sq = 0.5 * (work * work).sum(-1, keepdim=True)
+    exponent = torch.cat([projected - half_sq, -projected - half_sq], dim=-1)
+    c = _offset(exponent, stabilizer, x)
+    if c is not None:
+        exponent = exponent - c
+    features = torch.exp(exponent) / math.sqrt(2 * omega.shape[0])
+    return restore(features.to(x.dtype))

@@ -1,3 +1,440 @@
-"""Placeholder: filled in by its issue."""
+"""Nadaraya-Watson kernel regression: predict by averaging training outputs by similarity.
 
-__all__: list[str] = []
+``y_hat(x) = sum_j w_j(x) y_j`` with ``w_j(x) = K(||x - x_j|| / h) / sum_l K(||x - x_l|| / h)``;
+the weights are computed in the log domain, in blocks of queries, so any bandwidth
+gives finite weights and a million training points never need an m x n matrix.
+Also: bandwidth by Silverman's rule of thumb and by exact leave-one-out cross-validation.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+from . import _validation as V
+from ._backend import as_scalar_tensor, as_tensors
+from .kernels import _log_kernel_of_squared, get_kernel
+
+__all__ = [
+    "nadaraya_watson",
+    "leave_one_out_predictions",
+    "loo_cv_bandwidth",
+    "LOOResult",
+    "silverman_bandwidth",
+]
+
+# Largest array of pairwise (query, training point) entries computed at once, in bytes.
+# The smoother's working memory is a small multiple of this (tens of MB), whatever m
+# and n are; larger blocks are no faster, since each pass then misses the CPU caches.
+_BLOCK_BYTES = 8 * 2**20
+
+
+class LOOResult(NamedTuple):
+    """The result of :func:`loo_cv_bandwidth`.
+
+    Attributes
+    ----------
+    bandwidth : float
+        The grid value with the smallest leave-one-out error.
+    bandwidths : numpy.ndarray or torch.Tensor
+        The grid that was searched, as given.
+    errors : numpy.ndarray or torch.Tensor
+        The leave-one-out mean squared error for each grid value.
+    """
+
+    bandwidth: float
+    bandwidths: object
+    errors: object
+
+
+# ----------------------------------------------------------------------------------
+# Validation shared by the public functions
+# ----------------------------------------------------------------------------------
+
+def _check_training(x, x_name, y, y_name):
+    V.check_ndim(x, x_name, (1, 2), "(n,) or (n, p)")
+    V.check_ndim(y, y_name, (1, 2), "(n,) or (n, q)")
+    V.check_not_empty(x, x_name, what="training points")
+    V.check_same_size(x, x_name, 0, y, y_name, 0, "number of points")
+    V.check_finite(x, x_name)
+    V.check_finite(y, y_name)
+
+
+def _check_query(x_query, x_train):
+    V.check_ndim(x_query, "x_query", (1, 2), "(m,) or (m, p)")
+    if x_query.ndim != x_train.ndim:
+        raise ValueError(
+            f"`x_query` must have the same number of dimensions as `x_train` "
+            f"({x_train.ndim}, shape {tuple(x_train.shape)}); got shape {tuple(x_query.shape)}."
+        )
+    if x_query.ndim == 2 and x_query.shape[1] != x_train.shape[1]:
+        raise ValueError(
+            f"`x_query` must have as many features as `x_train` ({x_train.shape[1]}); "
+            f"got {x_query.shape[1]} (shape {tuple(x_query.shape)})."
+        )
+    V.check_finite(x_query, "x_query")
+
+
+def _as_columns(t: torch.Tensor) -> torch.Tensor:
+    """(n,) -> (n, 1); (n, p) unchanged."""
+    return t[:, None] if t.ndim == 1 else t
+
+
+# ----------------------------------------------------------------------------------
+# The computation, written once
+# ----------------------------------------------------------------------------------
+
+def _rows_per_block(n: int, p: int, element_size: int) -> int:
+    """How many queries fit in one block of at most ``_BLOCK_BYTES`` per (b, n, p) array."""
+    return max(1, _BLOCK_BYTES // (element_size * n * max(p, 1)))
+
+
+def _squared_distances(x_query: torch.Tensor, x_train: torch.Tensor) -> torch.Tensor:
+    """||x_query[i] - x_train[j]||**2 for every pair, shape (b, n), from (b, p) and (n, p)."""
+    if x_train.shape[1] == 1:  # the common 1-D case, without a (b, n, 1) intermediate
+        diff = x_query[:, 0, None] - x_train[None, :, 0]
+        return diff * diff
+    diff = x_query[:, None, :] - x_train[None, :, :]
+    return (diff * diff).sum(-1)
+
+
+def _smooth(x_train, y_train, x_query, log_kernel_sq, bandwidth, *, exclude_self=False,
+            return_weights=False):
+    """Nadaraya-Watson on torch tensors: x (n, p), y (n, q), queries (m, p).
+
+    ``log_kernel_sq(s)`` is log K(sqrt(s)) up to a constant, with s = u**2. With
+    ``exclude_self`` the queries are the training points themselves and query i never
+    uses training point i (leave-one-out). Returns predictions (m, q) and, if asked,
+    the weights (m, n).
+    """
+    n, p = x_train.shape
+    m = x_query.shape[0]
+    rows = _rows_per_block(n, p, x_train.element_size())
+    h = float(bandwidth)
+    tiny = h * h < 1e-300  # 1 / h**2 would overflow: divide by h twice instead
+    inverse_h2 = 1.0 / (bandwidth * bandwidth)  # u**2 = squared distance / h**2
+    predictions, weight_blocks = [], []
+    for start in range(0, m, rows):
+        stop = min(start + rows, m)
+        sq_dist = _squared_distances(x_query[start:stop], x_train)  # (b, n)
+        log_w = log_kernel_sq((sq_dist / bandwidth) / bandwidth if tiny else sq_dist * inverse_h2)
+        if exclude_self:
+            # Query i is training point start + i: give it log-weight -inf (weight 0).
+            own = torch.zeros(sq_dist.shape, dtype=torch.bool, device=sq_dist.device)
+            own[torch.arange(stop - start), torch.arange(start, stop)] = True
+            log_w = log_w.masked_fill(own, -math.inf)
+
+        # A query with no training point inside a compact kernel's support: fall back
+        # to its nearest training point(s), the estimate as h grows just past that distance.
+        row_max = log_w.max(dim=1, keepdim=True).values
+        empty = row_max == -math.inf
+        if bool(empty.any()):
+            sq = sq_dist.detach().masked_fill(own, math.inf) if exclude_self else sq_dist.detach()
+            nearest = sq == sq.min(dim=1, keepdim=True).values
+            nearest_log_w = torch.zeros_like(log_w).masked_fill(~nearest, -math.inf)
+            log_w = torch.where(empty, nearest_log_w, log_w)
+            row_max = log_w.max(dim=1, keepdim=True).values
+
+        # Normalise in the log domain: subtract the row maximum, so the largest weight is
+        # exp(0) = 1 before normalising; nothing overflows and the sum is never 0.
+        unnormalised = torch.exp(log_w - row_max.detach())
+        total = unnormalised.sum(dim=1, keepdim=True)
+        predictions.append((unnormalised @ y_train) / total)
+        if return_weights:
+            weight_blocks.append(unnormalised / total)
+    if m == 0:
+        empty_pred = y_train.new_zeros((0, y_train.shape[1]))
+        return empty_pred, (y_train.new_zeros((0, n)) if return_weights else None)
+    pred = torch.cat(predictions)
+    return pred, (torch.cat(weight_blocks) if return_weights else None)
+
+
+# ----------------------------------------------------------------------------------
+# Public functions
+# ----------------------------------------------------------------------------------
+
+def nadaraya_watson(x_train, y_train, x_query, *, kernel="gaussian", bandwidth, return_weights=False):
+    r"""Nadaraya-Watson kernel regression: a similarity-weighted average of training outputs.
+
+    .. math::
+
+        \hat y(x) = \sum_{j=1}^n \frac{K(\|x - x_j\| / h)}{\sum_{l=1}^n K(\|x - x_l\| / h)}\, y_j
+
+    With several input dimensions the kernel is radial: its one-dimensional profile
+    applied to the Euclidean distance. Its normalising constant cancels in the ratio, so
+    it does not matter that the profile is a density only in one dimension.
+
+    Weights are computed in the log domain (each row is shifted by its maximum before
+    exponentiating), so a bandwidth of ``1e-8`` gives the nearest neighbour's output and
+    ``1e8`` the global mean, with no overflow, underflow to 0/0, or NaN. Queries are
+    processed in blocks of at most 8 MB of pairwise entries, so the full
+    ``(m, n)`` matrix is only formed when ``return_weights=True``.
+
+    **Empty neighbourhoods.** With a compact kernel (Epanechnikov, triangular, boxcar)
+    a query may have no training point within one bandwidth; every kernel value is 0
+    and the ratio is 0/0. Such a query gets the output of its nearest training point
+    (the mean over ties): that is what the estimator returns for any bandwidth just
+    larger than the distance to the nearest point, and the limit of the Gaussian
+    estimator as ``h -> 0``. Its weight row is 1 on that point (shared among ties).
+
+    Derived in chapter 1.
+
+    Parameters
+    ----------
+    x_train : array_like or torch.Tensor, shape (n,) or (n, p)
+        Training inputs.
+    y_train : array_like or torch.Tensor, shape (n,) or (n, q)
+        Training outputs.
+    x_query : array_like or torch.Tensor, shape (m,) or (m, p)
+        Where to predict; same number of dimensions (and features) as ``x_train``.
+    kernel : str or callable, default "gaussian"
+        ``"gaussian"``, ``"epanechnikov"``, ``"triangular"``, ``"boxcar"``, or a
+        function ``K(u)`` of the scaled distance (see :func:`get_kernel`).
+    bandwidth : float or 0-d torch.Tensor
+        The bandwidth ``h > 0``. A tensor keeps its gradient.
+    return_weights : bool, default False
+        Also return the ``(m, n)`` weight matrix (rows are queries and sum to 1).
+
+    Returns
+    -------
+    predictions : numpy.ndarray or torch.Tensor, shape (m,) or (m, q)
+        Same kind, dtype and device as the inputs.
+    weights : numpy.ndarray or torch.Tensor, shape (m, n)
+        Only if ``return_weights`` is True.
+
+    Raises
+    ------
+    ValueError
+        Mismatched lengths or features, wrong number of dimensions, an empty training
+        set, NaN or infinite inputs, a bandwidth that is not a finite number > 0, or an
+        unknown kernel name.
+    TypeError
+        A kernel that is neither a name nor callable, or a non-numeric bandwidth.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.array([0.0, 1.0, 2.0, 3.0])
+    >>> y = np.array([0.0, 1.0, 4.0, 9.0])
+    >>> print(np.round(nadaraya_watson(x, y, np.array([1.5]), bandwidth=0.5), 4))
+    [2.536]
+    >>> pred, w = nadaraya_watson(x, y, np.array([1.5]), bandwidth=1e-8, return_weights=True)
+    >>> print(np.round(pred, 4), np.round(w.sum(axis=1), 4))
+    [2.5] [1.]
+    >>> print(np.round(nadaraya_watson(x, y, np.array([10.0]), kernel="boxcar", bandwidth=1.0), 4))
+    [9.]
+    """
+    log_kernel = _log_kernel_of_squared(kernel)
+    tensors, restore = as_tensors(x_train=x_train, y_train=y_train, x_query=x_query)
+    xt, yt, xq = tensors["x_train"], tensors["y_train"], tensors["x_query"]
+    _check_training(xt, "x_train", yt, "y_train")
+    _check_query(xq, xt)
+    V.check_positive_scalar(bandwidth, "bandwidth")
+    h = as_scalar_tensor(bandwidth, "bandwidth", like=xt)
+
+    pred, weights = _smooth(_as_columns(xt), _as_columns(yt), _as_columns(xq), log_kernel, h,
+                            return_weights=return_weights)
+    if yt.ndim == 1:
+        pred = pred[:, 0]
+    if return_weights:
+        return restore((pred, weights))
+    return restore(pred)
+
+
+def leave_one_out_predictions(x, y, *, kernel="gaussian", bandwidth):
+    """Nadaraya-Watson prediction at each training point from all the *other* points.
+
+    Point ``i`` is predicted with its own weight set to zero (its log-weight to
+    ``-inf``), which is exact leave-one-out: no refitting is needed, because the
+    estimator has nothing to fit. A point with no other training point inside a
+    compact kernel's support gets the output of its nearest *other* point, as in
+    :func:`nadaraya_watson`.
+
+    Derived in chapter 1.
+
+    Parameters
+    ----------
+    x : array_like or torch.Tensor, shape (n,) or (n, p)
+        Training inputs (at least two points).
+    y : array_like or torch.Tensor, shape (n,) or (n, q)
+        Training outputs.
+    kernel : str or callable, default "gaussian"
+        As in :func:`nadaraya_watson`.
+    bandwidth : float or 0-d torch.Tensor
+        The bandwidth ``h > 0``.
+
+    Returns
+    -------
+    numpy.ndarray or torch.Tensor, shape (n,) or (n, q)
+        The leave-one-out predictions, same kind as ``x`` and ``y``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.array([0.0, 1.0, 2.0])
+    >>> y = np.array([1.0, 2.0, 3.0])
+    >>> print(np.round(leave_one_out_predictions(x, y, bandwidth=1e-8), 4))
+    [2. 2. 2.]
+    """
+    log_kernel = _log_kernel_of_squared(kernel)
+    tensors, restore = as_tensors(x=x, y=y)
+    xt, yt = tensors["x"], tensors["y"]
+    _check_training(xt, "x", yt, "y")
+    if xt.shape[0] < 2:
+        raise ValueError(f"`x` needs at least 2 points for leave-one-out; got shape {tuple(xt.shape)}.")
+    V.check_positive_scalar(bandwidth, "bandwidth")
+    h = as_scalar_tensor(bandwidth, "bandwidth", like=xt)
+    xc = _as_columns(xt)
+    pred, _ = _smooth(xc, _as_columns(yt), xc, log_kernel, h, exclude_self=True)
+    if yt.ndim == 1:
+        pred = pred[:, 0]
+    return restore(pred)
+
+
+def loo_cv_bandwidth(x, y, *, kernel="gaussian", bandwidths):
+    """Choose the bandwidth on a grid by exact leave-one-out cross-validation.
+
+    For each ``h`` in the grid, every training point is predicted from all the others
+    (:func:`leave_one_out_predictions`) and the mean squared error is recorded; the
+    bandwidth with the smallest error wins (the first one, if several tie).
+
+    Derived in chapter 1.
+
+    Parameters
+    ----------
+    x : array_like or torch.Tensor, shape (n,) or (n, p)
+        Training inputs (at least two points).
+    y : array_like or torch.Tensor, shape (n,) or (n, q)
+        Training outputs.
+    kernel : str or callable, default "gaussian"
+        As in :func:`nadaraya_watson`.
+    bandwidths : array_like or torch.Tensor, shape (k,)
+        The grid of candidate bandwidths, each a finite number > 0.
+
+    Returns
+    -------
+    LOOResult
+        ``(bandwidth, bandwidths, errors)``: the best bandwidth as a float, the grid,
+        and the leave-one-out mean squared error at each grid value (the grid and the
+        errors are NumPy arrays for NumPy input, tensors for torch input).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> x = np.sort(rng.uniform(0, 1, 40))
+    >>> y = np.sin(2 * np.pi * x) + 0.1 * rng.normal(size=40)
+    >>> result = loo_cv_bandwidth(x, y, bandwidths=[0.01, 0.05, 0.2])
+    >>> result.bandwidth
+    0.05
+    >>> print(np.round(result.errors, 4))
+    [0.033  0.0274 0.1642]
+    """
+    get_kernel(kernel)  # validate the kernel first, so the error names it
+    tensors, restore = as_tensors(x=x, y=y)
+    xt, yt = tensors["x"], tensors["y"]
+    _check_training(xt, "x", yt, "y")
+    if xt.shape[0] < 2:
+        raise ValueError(f"`x` needs at least 2 points for leave-one-out; got shape {tuple(xt.shape)}.")
+    grid = _bandwidth_grid(bandwidths, like=xt)
+
+    errors = []
+    for h in grid:
+        # Pass each grid value on as a tensor with the same dtype/device as x and y.
+        pred = leave_one_out_predictions(xt, yt, kernel=kernel, bandwidth=h)
+        errors.append(((pred - yt) ** 2).mean())
+    errors = torch.stack(errors)
+    best = int(torch.argmin(errors.detach()))
+    grid_out = grid if isinstance(bandwidths, torch.Tensor) else grid.detach()
+    return LOOResult(float(grid[best]), restore(grid_out), restore(errors))
+
+
+def _bandwidth_grid(bandwidths, like: torch.Tensor) -> torch.Tensor:
+    """Validate a grid of bandwidths and return it as a 1-D tensor like ``like``."""
+    if isinstance(bandwidths, torch.Tensor):
+        grid = bandwidths
+    else:
+        try:
+            grid = torch.as_tensor(np.asarray(bandwidths, dtype=np.float64))
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"`bandwidths` must be a 1-D array of positive numbers; got {type(bandwidths).__name__}."
+            ) from None
+    grid = grid.to(dtype=like.dtype, device=like.device)
+    V.check_ndim(grid, "bandwidths", (1,), "(k,), a grid of candidate bandwidths")
+    V.check_not_empty(grid, "bandwidths", what="candidate bandwidths")
+    bad = ~torch.isfinite(grid.detach()) | (grid.detach() <= 0)
+    if bool(bad.any()):
+        raise ValueError(
+            f"`bandwidths` must all be finite numbers > 0; got {float(grid.detach()[bad][0])!r}."
+        )
+    return grid
+
+
+def silverman_bandwidth(x):
+    r"""Silverman's rule-of-thumb bandwidth.
+
+    For one input dimension, :cite:`silverman1986`'s rule
+
+    .. math:: h = 0.9\, \min\!\left(\hat\sigma, \frac{\mathrm{IQR}}{1.34}\right) n^{-1/5},
+
+    with ``sigma`` the sample standard deviation and ``IQR`` the interquartile range
+    (the ``min`` guards against heavy tails and bimodality). It is optimal for a
+    Gaussian density estimated with a Gaussian kernel, and a sensible starting point,
+    not an answer, for regression.
+
+    For ``p >= 2`` input dimensions the kernel is radial with one bandwidth, so the
+    per-dimension robust scales ``s_k = min(sigma_k, IQR_k / 1.34)`` are averaged and
+    the normal-reference rule for a ``p``-dimensional Gaussian kernel is used,
+    ``h = (4 / (p + 2))^(1 / (p + 4)) * mean(s_k) * n^(-1 / (p + 4))``.
+    A dimension whose IQR is 0 uses its standard deviation alone.
+
+    Derived in chapter 1.
+
+    Parameters
+    ----------
+    x : array_like or torch.Tensor, shape (n,) or (n, p)
+        Training inputs, at least two distinct values.
+
+    Returns
+    -------
+    float
+        The bandwidth.
+
+    Raises
+    ------
+    ValueError
+        Fewer than two points, NaN, wrong dimensions, or no spread at all (every
+        point the same), where no bandwidth can be inferred.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.random.default_rng(0).normal(size=500)
+    >>> round(silverman_bandwidth(x), 4)
+    0.2635
+    """
+    tensors, _ = as_tensors(x=x)
+    xt = tensors["x"]
+    V.check_ndim(xt, "x", (1, 2), "(n,) or (n, p)")
+    V.check_finite(xt, "x")
+    n = xt.shape[0]
+    if n < 2:
+        raise ValueError(f"`x` needs at least 2 points for a bandwidth; got shape {tuple(xt.shape)}.")
+    columns = _as_columns(xt.detach()).to(torch.float64)
+    sigma = columns.std(dim=0, correction=1)
+    q75, q25 = torch.quantile(columns, torch.tensor([0.75, 0.25], dtype=torch.float64), dim=0)
+    iqr_scale = (q75 - q25) / 1.34
+    # min(sigma, IQR/1.34), but sigma alone where the IQR is 0 (heavily tied data).
+    scale = torch.where(iqr_scale > 0, torch.minimum(sigma, iqr_scale), sigma)
+    p = columns.shape[1]
+    if xt.ndim == 1 or p == 1:
+        h = 0.9 * float(scale[0]) * n ** (-1 / 5)
+    else:
+        h = (4 / (p + 2)) ** (1 / (p + 4)) * float(scale.mean()) * n ** (-1 / (p + 4))
+    if not h > 0:
+        raise ValueError("`x` has no spread (all points equal), so no bandwidth can be inferred.")
+    return h

@@ -1,3 +1,149 @@
-"""Checkers for chapter 09's exercises (placeholder until the chapter is written)."""
+"""Checkers for chapter 9's exercises: testing positive semi-definiteness, and the
+smallest value of a quadratic form (which only sees a matrix's symmetric part).
 
-__all__: list[str] = []
+Used in chapter 9, "Where the analogy breaks".
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._core import run_cases
+
+__all__ = ["check_is_psd", "check_min_quadratic_form"]
+
+# Eigenvalues above -_RTOL * (largest absolute eigenvalue) count as zero: rounding.
+_RTOL = 1e-10
+
+
+def _is_psd_reference(gram) -> bool:
+    """True when ``gram`` is symmetric and its eigenvalues are >= 0 up to rounding."""
+    gram = np.asarray(gram, dtype=np.float64)
+    scale = float(np.max(np.abs(gram))) if gram.size else 0.0
+    if not np.allclose(gram, gram.T, rtol=0.0, atol=_RTOL * max(scale, 1e-300)):
+        return False
+    eigenvalues = np.linalg.eigvalsh((gram + gram.T) / 2)
+    largest = float(np.max(np.abs(eigenvalues))) if eigenvalues.size else 0.0
+    return bool(eigenvalues.min() >= -_RTOL * largest)
+
+
+def _min_quadratic_form_reference(matrix) -> float:
+    """min of x^T A x over unit vectors x: the smallest eigenvalue of (A + A^T) / 2."""
+    matrix = np.asarray(matrix, dtype=np.float64)
+    return float(np.linalg.eigvalsh((matrix + matrix.T) / 2)[0])
+
+
+def _exp_dot_gram(x, w_query, w_key):
+    """Gram matrix of K(x, y) = exp((W_Q x) . (W_K y) / sqrt(d)) over the rows of x."""
+    q, k = x @ w_query.T, x @ w_key.T
+    return np.exp(q @ k.T / np.sqrt(q.shape[-1]))
+
+
+def _cases_psd():
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((6, 3))
+    w = rng.standard_normal((3, 3)) / np.sqrt(3)
+    w_other = rng.standard_normal((3, 3)) / np.sqrt(3)
+    shared = _exp_dot_gram(x, w, w)                 # positive definite
+    asymmetric = _exp_dot_gram(x, w, w_other)       # not even symmetric
+    points = rng.standard_normal((7, 2))
+    low_rank = points @ points.T                   # rank 2: eigenvalues ~ +-1e-16
+    grid = np.linspace(0.0, 1.0, 5)
+    boxcar = (np.abs(grid[:, None] - grid[None, :]) <= 0.3).astype(float)  # indefinite
+    return [
+        {"gram": shared},
+        {"gram": asymmetric},
+        {"gram": low_rank},
+        {"gram": boxcar},
+        {"gram": np.array([[1.0, 2.0], [2.0, 1.0]])},  # positive entries, eigenvalue -1
+        {"gram": np.eye(4)},
+        {"gram": (asymmetric + asymmetric.T) / 2},
+        {"gram": np.zeros((3, 3))},
+    ]
+
+
+def _cases_quadratic_form():
+    rng = np.random.default_rng(90)
+    x = rng.standard_normal((5, 3))
+    w = rng.standard_normal((3, 3)) / np.sqrt(3)
+    w_other = rng.standard_normal((3, 3)) / np.sqrt(3)
+    gram = _exp_dot_gram(x, w, w_other)
+    attention = gram / gram.sum(axis=1, keepdims=True)
+    return [
+        {"matrix": np.array([[1.0, 4.0], [0.0, 1.0]])},  # eigenvalues 1, 1; answer -1
+        {"matrix": np.array([[0.0, -1.0], [1.0, 0.0]])},  # a rotation: x^T A x = 0
+        {"matrix": rng.standard_normal((4, 4))},
+        {"matrix": np.diag([3.0, 0.5, 2.0])},
+        {"matrix": attention},
+        {"matrix": _exp_dot_gram(x, w, w)},
+    ]
+
+
+def check_is_psd(is_psd) -> bool:
+    """Check ``is_psd(gram)``: is a Gram matrix symmetric positive semi-definite?
+
+    The student's function gets a square NumPy array and returns ``True`` when it is
+    symmetric with every eigenvalue >= 0, counting eigenvalues above
+    ``-1e-10 * (largest absolute eigenvalue)`` as zero (rounding), and ``False``
+    otherwise. The cases include a rank-deficient Gram matrix whose computed
+    eigenvalues dip just below zero, an asymmetric attention Gram matrix, and
+    symmetric matrices with positive entries but a negative eigenvalue.
+
+    Used in chapter 9.
+
+    Parameters
+    ----------
+    is_psd : callable
+        The student's function, ``is_psd(gram) -> bool``.
+
+    Returns
+    -------
+    bool
+        True when every case matches. A verdict is printed either way; never raises.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> def is_psd(gram):
+    ...     if not np.allclose(gram, gram.T):
+    ...         return False
+    ...     eigenvalues = np.linalg.eigvalsh(gram)
+    ...     return bool(eigenvalues.min() >= -1e-10 * np.abs(eigenvalues).max())
+    >>> check_is_psd(is_psd)
+    Correct: is_psd matches the package on all 8 test cases.
+    True
+    """
+    return run_cases(is_psd, _is_psd_reference, _cases_psd(), exercise="is_psd", atol=0.0, rtol=0.0)
+
+
+def check_min_quadratic_form(min_quadratic_form) -> bool:
+    """Check ``min_quadratic_form(matrix)``: the smallest ``x @ matrix @ x`` over unit ``x``.
+
+    A quadratic form only sees the symmetric part of a matrix, so the answer is the
+    smallest eigenvalue of ``(matrix + matrix.T) / 2`` -- not the smallest (real part
+    of an) eigenvalue of ``matrix`` itself, which the first case tells apart.
+
+    Used in chapter 9.
+
+    Parameters
+    ----------
+    min_quadratic_form : callable
+        The student's function, ``min_quadratic_form(matrix) -> float``.
+
+    Returns
+    -------
+    bool
+        True when every case matches to 1e-8. A verdict is printed either way;
+        never raises.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> def min_quadratic_form(matrix):
+    ...     return np.linalg.eigvalsh((matrix + matrix.T) / 2).min()
+    >>> check_min_quadratic_form(min_quadratic_form)
+    Correct: min_quadratic_form matches the package on all 6 test cases.
+    True
+    """
+    return run_cases(min_quadratic_form, _min_quadratic_form_reference, _cases_quadratic_form(),
+                     exercise="min_quadratic_form")
