@@ -26,7 +26,7 @@ __all__ = [
 
 # Without weights, queries are processed in blocks so that one block of the (m, n)
 # log-kernel matrix takes at most this many bytes: long contexts never hold all of it.
-_BLOCK_BYTES = 32 * 2**20
+_BLOCK_BYTES = 8 * 2**20  # small enough to stay cache-friendly
 
 _KERNELS = ("exp_dot", "gaussian")
 _HALF = (torch.float16, torch.bfloat16)
@@ -165,51 +165,62 @@ def _block_rows(m, n, batch, itemsize):
     return int(max(1, min(m, _BLOCK_BYTES // per_row)))
 
 
-def _normalise(logits):
-    """Row-wise softmax of log-kernel values; a row with no admissible key gives zeros.
+def _unnormalised_weights(logits):
+    """Max-subtracted kernel values of each row and their row sums.
 
-    Subtracting the row maximum makes the largest term exp(0) = 1, so nothing overflows.
-    A row whose maximum is -inf has no key to attend to (everything masked): its weights
-    are all 0, the smoother's honest answer when the training set is empty.
+    Subtracting the row maximum makes the largest term exp(0) = 1, so nothing overflows
+    and every row with an admissible key has a sum >= 1. A row whose maximum is -inf has
+    no key to attend to (everything masked): its values are all 0 and its sum is set to
+    1, so it yields weights 0 and output 0, the honest answer for an empty training set.
     """
     row_max = logits.detach().amax(-1, keepdim=True)  # softmax is shift-invariant: no grad needed
     empty = row_max == -math.inf
-    unnormalised = torch.exp(logits - row_max.masked_fill(empty, 0.0))
-    total = unnormalised.sum(-1, keepdim=True)
-    return unnormalised / total.masked_fill(empty, 1.0)
+    unnormalised = (logits - row_max.masked_fill(empty, 0.0)).exp_()  # in place: a fresh tensor
+    total = unnormalised.sum(-1, keepdim=True).masked_fill(empty, 1.0)
+    return unnormalised, total
 
 
 def _smooth(q, k, v, log_kernel, *, mask, causal, log_key_weights, return_weights):
     """The Nadaraya-Watson estimator over (query, key) pairs, validated inputs in torch."""
     m, n = q.shape[-2], k.shape[-2]
     batch_shape = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
-    if m == 0:  # no queries: empty results of the right shapes
-        out = q.new_zeros(*batch_shape, 0, v.shape[-1])
-        return (out, q.new_zeros(*batch_shape, 0, n)) if return_weights else out
-    batch = math.prod(batch_shape)
-    block = m if return_weights else _block_rows(m, n, batch, q.element_size())
-    key_index = torch.arange(n, device=q.device)
+    if mask is not None:
+        mask = mask.expand(*mask.shape[:-2], m, n)  # a view: lets us slice query rows
+    block = m if return_weights else _block_rows(m, n, math.prod(batch_shape), q.element_size())
 
     outputs, weights = [], []
     for start in range(0, m, block):
         stop = min(m, start + block)
-        logits = log_kernel(q[..., start:stop, :], k)
+        # Causal, aligned at the bottom right: query i sees keys j <= i + (n - m), so the
+        # last query sees every key (with m == n: j <= i). Keys past the block's last
+        # visible one are never read, which also halves the work.
+        keys = max(0, min(n, stop + n - m)) if causal else n
+        if keys == 0:  # no query in this block may attend anything: output 0
+            outputs.append(q.new_zeros(*batch_shape, stop - start, v.shape[-1]))
+            continue
+        logits = log_kernel(q[..., start:stop, :], k[..., :keys, :])
         if log_key_weights is not None:
-            logits = logits + log_key_weights[..., None, :]
+            logits = logits + log_key_weights[..., None, :keys]
         if mask is not None:
-            logits = logits.masked_fill(~mask[..., start:stop, :], -math.inf)
+            logits = logits.masked_fill(~mask[..., start:stop, :keys], -math.inf)
         if causal:
-            # Bottom-right alignment: query i sees keys j <= i + (n - m), so the last
-            # query sees every key (with m == n: j <= i, the usual causal mask).
-            query_index = torch.arange(start, stop, device=q.device)[:, None] + (n - m)
-            logits = logits.masked_fill(key_index[None, :] > query_index, -math.inf)
-        w = _normalise(logits)
-        outputs.append(w @ v)
+            query_index = torch.arange(start, stop, device=q.device)[:, None]
+            key_index = torch.arange(keys, device=q.device)[None, :]
+            logits = logits.masked_fill(key_index > query_index, -math.inf)
+        unnormalised, total = _unnormalised_weights(logits)
+        # Dividing the (block, d_v) output is cheaper than dividing the (block, n) weights.
+        outputs.append((unnormalised @ v[..., :keys, :]) / total)
         if return_weights:
-            weights.append(w)
+            weights.append(unnormalised / total)
 
+    if not outputs:  # no queries at all
+        outputs.append(q.new_zeros(*batch_shape, 0, v.shape[-1]))
     out = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=-2)
-    return (out, weights[0]) if return_weights else out
+    if not return_weights:
+        return out
+    # One block holds every query, so keys == n unless nothing at all may be attended.
+    w = weights[0] if weights else q.new_zeros(*batch_shape, m, n)
+    return out, w
 
 
 def _prepare(q, k, v, mask, key_weights):

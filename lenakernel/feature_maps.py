@@ -126,8 +126,13 @@ def elu_plus_one(x):
     x = tensors["x"]
     _check_input(x)
     work = x.to(_compute_dtype(x))
-    features = torch.exp(work.clamp(max=0)) + work.clamp(min=0)
-    features = features.clamp(min=torch.finfo(x.dtype).tiny)
+    # Clamping the exponent from below keeps exp(.) at or above the smallest normal number
+    # of the output dtype, so no feature is ever exactly zero.
+    lowest = math.log(torch.finfo(x.dtype).tiny) + 0.01
+    if work.requires_grad and torch.is_grad_enabled():
+        features = torch.exp(work.clamp(lowest, 0.0)) + torch.relu(work)
+    else:  # the same, in place: fewer passes over memory on the hot path
+        features = work.clamp(lowest, 0.0).exp_().add_(torch.relu(work))
     return restore(features.to(x.dtype))
 
 

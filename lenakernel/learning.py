@@ -18,9 +18,10 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ._backend import as_tensors
+from ._backend import as_scalar_tensor, as_tensors
 from ._validation import (
     check_finite,
+    check_choice,
     check_ndim,
     check_not_empty,
     check_positive_int,
@@ -315,7 +316,7 @@ def fit_kernel_smoother(x, y, *, metric=False, bandwidth=None, steps=300, lr=0.0
 # Training
 # ---------------------------------------------------------------------------
 
-def train(model, loss_fn, *, steps, lr, seed=0, progress=None):
+def train(model, loss_fn, *, steps, lr, seed=0, schedule="constant", progress=None):
     """Minimise ``loss_fn(model, generator)`` with Adam; return the loss history.
 
     Reproducible: data drawn from ``generator`` (a ``torch.Generator`` seeded with
@@ -336,6 +337,9 @@ def train(model, loss_fn, *, steps, lr, seed=0, progress=None):
         Adam's learning rate (> 0).
     seed : int, default 0
         Seed for ``generator`` and torch's global generator during training.
+    schedule : {"constant", "cosine"}, default "constant"
+        The learning rate stays ``lr``, or decays from ``lr`` to 0 along a half cosine
+        (large steps early, small ones to settle at the end).
     progress : bool or None, default None
         ``True`` shows a tqdm bar, ``False`` never does, ``None`` shows one only when
         the output is an interactive terminal (so notebooks store no bar).
@@ -372,6 +376,7 @@ def train(model, loss_fn, *, steps, lr, seed=0, progress=None):
     check_positive_scalar(lr, "lr")
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise TypeError(f"`seed` must be an integer; got {type(seed).__name__} {seed!r}.")
+    check_choice(schedule, "schedule", ("constant", "cosine"))
     if progress not in (None, True, False):
         raise TypeError(f"`progress` must be True, False or None; got {progress!r}.")
     parameters = [p for p in model.parameters() if p.requires_grad]
@@ -380,9 +385,11 @@ def train(model, loss_fn, *, steps, lr, seed=0, progress=None):
 
     generator = torch.Generator().manual_seed(int(seed))
     optimizer = torch.optim.Adam(parameters, lr=float(lr))
-    # None: tqdm itself hides the bar unless the output is a terminal.
-    bar = tqdm(range(steps), desc="training", disable=None if progress is None else not progress,
-               file=sys.stderr, leave=False)
+    decay = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps) if schedule == "cosine" else None
+    if progress is None:
+        # Only an interactive terminal gets a bar: notebooks and logs store nothing.
+        progress = bool(getattr(sys.stderr, "isatty", lambda: False)())
+    bar = tqdm(range(steps), desc="training", disable=not progress, leave=False)
     losses = np.empty(steps)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
@@ -397,6 +404,8 @@ def train(model, loss_fn, *, steps, lr, seed=0, progress=None):
                 raise ValueError(f"the loss is {value} at step {step}; try a smaller `lr`.")
             loss.reshape(()).backward()
             optimizer.step()
+            if decay is not None:
+                decay.step()
             losses[step] = value
             if step % 50 == 0:
                 bar.set_postfix(loss=f"{value:.4g}")
@@ -566,26 +575,28 @@ def _check_projections(w_query, w_key, w_value):
         raise ValueError(f"`w_value` must have shape (4,), acting on [x, x^2, 1, y]; got {tuple(w_value.shape)}.")
 
 
-def _in_context(x_context, y_context, x_query, w_query, w_key, w_value):
+def _in_context(x_context, y_context, x_query, w_query, w_key, w_value, temperature):
     phi_context = _lift(x_context)                              # (..., n, 3)
     tokens = torch.cat([phi_context, y_context[..., None]], -1)  # (..., n, 4): [x, x^2, 1, y]
     q = _lift(x_query) @ w_query.transpose(0, 1)               # (..., m, d_k)
     k = phi_context @ w_key.transpose(0, 1)                     # (..., n, d_k)
     v = tokens @ w_value                                        # (..., n)
-    logits = q @ k.transpose(-1, -2) / math.sqrt(w_query.shape[0])
+    logits = q @ k.transpose(-1, -2) / (temperature * math.sqrt(w_query.shape[0]))
     weights = torch.softmax(logits, dim=-1)                     # (..., m, n), rows sum to 1
     return (weights @ v[..., None])[..., 0], weights
 
 
-def in_context_attention(x_context, y_context, x_query, *, w_query, w_key, w_value, return_weights=False):
+def in_context_attention(x_context, y_context, x_query, *, w_query, w_key, w_value, temperature=1.0,
+                         return_weights=False):
     """One attention head that regresses in context: queries attend over (x, y) pairs.
 
     A context token is ``[phi(x_j), y_j] = [x_j, x_j^2, 1, y_j]``; a query token carries
     ``phi(x)`` only (its y is what we want). Query and key read the x-features,
     ``q = W_Q phi(x)``, ``k_j = W_K phi(x_j)``; the value reads the whole token,
     ``v_j = w_V . [phi(x_j), y_j]``. The prediction is
-    ``sum_j softmax_j(q . k_j / sqrt(d_k)) v_j``: Nadaraya-Watson with the learned kernel
-    ``exp(phi(x)^T W_Q^T W_K phi(x_j) / sqrt(d_k))``, which depends on x and x_j only.
+    ``sum_j softmax_j(q . k_j / (tau sqrt(d_k))) v_j``: Nadaraya-Watson with the learned
+    kernel ``exp(phi(x)^T W_Q^T W_K phi(x_j) / (tau sqrt(d_k)))``, which depends on x and
+    x_j only. The temperature ``tau`` plays the bandwidth's part: larger is wider.
 
     Derived in chapter 5.
 
@@ -599,6 +610,8 @@ def in_context_attention(x_context, y_context, x_query, *, w_query, w_key, w_val
         Query and key projections.
     w_value : array of shape (4,)
         Value projection.
+    temperature : float or 0-d tensor, default 1.0
+        ``tau > 0``; the scores are divided by ``tau sqrt(d_k)``.
     return_weights : bool, default False
         Also return the attention weights, shape ``(..., m, n)``.
 
@@ -625,8 +638,10 @@ def in_context_attention(x_context, y_context, x_query, *, w_query, w_key, w_val
                                   w_query=w_query, w_key=w_key, w_value=w_value)
     _check_in_context_inputs(tensors["x_context"], tensors["y_context"], tensors["x_query"])
     _check_projections(tensors["w_query"], tensors["w_key"], tensors["w_value"])
+    check_positive_scalar(temperature, "temperature")
+    tau = as_scalar_tensor(temperature, "temperature", tensors["x_context"])
     out, weights = _in_context(*(tensors[k] for k in ("x_context", "y_context", "x_query",
-                                                       "w_query", "w_key", "w_value")))
+                                                       "w_query", "w_key", "w_value")), tau)
     return restore((out, weights) if return_weights else out)
 
 
@@ -635,10 +650,13 @@ class AttentionRegressor(nn.Module):
 
     It reads a context of pairs ``(x_j, y_j)`` and predicts ``y`` at query inputs with
     :func:`in_context_attention`, using its learned ``W_Q``, ``W_K`` (shape
-    ``(head_dim, 3)``) and ``w_V`` (shape ``(4,)``). Nothing in the head depends on the
-    order or the number of context pairs, so it accepts any context length and is
-    invariant to shuffling the context. With ``tied=True`` the key projection is the
-    query projection (``W_K = W_Q``), which makes the learned kernel symmetric.
+    ``(head_dim, 3)``), ``w_V`` (shape ``(4,)``) and temperature ``tau``. The
+    temperature is stored as ``log tau`` (like chapter 4's log-bandwidth): it could be
+    absorbed into ``W_Q``, but as its own number gradient descent can widen or narrow
+    the kernel quickly. Nothing in the head depends on the order or the number of
+    context pairs, so it accepts any context length and is invariant to shuffling the
+    context. With ``tied=True`` the key projection is the query projection
+    (``W_K = W_Q``), which makes the learned kernel symmetric.
 
     Derived in chapter 5.
 
@@ -649,7 +667,8 @@ class AttentionRegressor(nn.Module):
     tied : bool, default False
         Share one matrix between queries and keys.
     seed : int, default 0
-        Seed for the random initial projections (standard normal / sqrt(3)).
+        Seed for the random initial projections (normal, standard deviation
+        ``1 / sqrt(3)`` for ``W_Q`` and ``W_K``, 1/2 for ``w_V``); ``tau`` starts at 1.
     dtype : torch.dtype, default torch.float64
 
     Examples
@@ -660,7 +679,9 @@ class AttentionRegressor(nn.Module):
     >>> tuple(model(tasks.x_context, tasks.y_context, tasks.x_query).shape)
     (2, 5)
     >>> sum(p.numel() for p in model.parameters())
-    22
+    23
+    >>> model.temperature
+    1.0
     """
 
     def __init__(self, head_dim: int = 3, *, tied: bool = False, seed: int = 0, dtype: torch.dtype = torch.float64):
@@ -673,11 +694,17 @@ class AttentionRegressor(nn.Module):
         key = torch.randn(head_dim, 3, generator=generator, dtype=dtype) * scale
         self._w_key = None if self.tied else nn.Parameter(key)
         self.w_value = nn.Parameter(torch.randn(4, generator=generator, dtype=dtype) * 0.5)
+        self.log_temperature = nn.Parameter(torch.zeros((), dtype=dtype))
 
     @property
     def w_key(self) -> torch.Tensor:
         """The key projection (the query projection itself when ``tied``)."""
         return self.w_query if self._w_key is None else self._w_key
+
+    @property
+    def temperature(self) -> float:
+        """The current temperature ``tau = exp(log tau)`` as a number."""
+        return math.exp(float(self.log_temperature.detach()))
 
     def forward(self, x_context, y_context, x_query, *, return_weights=False):
         """Predict ``y`` at ``x_query`` from the context; see :func:`in_context_attention`."""
@@ -686,5 +713,6 @@ class AttentionRegressor(nn.Module):
         x_c, y_c, x_q = (tensors[k].to(dtype=like.dtype, device=like.device)
                          for k in ("x_context", "y_context", "x_query"))
         _check_in_context_inputs(x_c, y_c, x_q)
-        out, weights = _in_context(x_c, y_c, x_q, self.w_query, self.w_key, self.w_value)
+        out, weights = _in_context(x_c, y_c, x_q, self.w_query, self.w_key, self.w_value,
+                                   self.log_temperature.exp())
         return restore((out, weights) if return_weights else out)

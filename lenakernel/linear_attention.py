@@ -148,11 +148,17 @@ def _pad_to_chunks(x, chunk_size):
     return x.unflatten(-2, ((n + pad) // chunk_size, chunk_size))
 
 
-def _exclusive_cumsum(x, dim):
-    """sum over earlier chunks only; shifting first keeps chunk c free of chunks >= c."""
-    shifted = x.narrow(dim, 0, x.shape[dim] - 1)
-    pad = [0, 0] * (x.ndim - 1 - (dim % x.ndim)) + [1, 0]
-    return F.pad(shifted, pad).cumsum(dim)
+def _exclusive_prefix(x):
+    """Along axis -3 (chunks): the sum over earlier chunks only, so chunk c never reads chunk >= c.
+
+    A loop over chunks (not tokens): faster on CPU than ``cumsum`` along a middle axis.
+    """
+    running = torch.zeros_like(x[..., 0, :, :])
+    sums = []
+    for c in range(x.shape[-3]):
+        sums.append(running)
+        running = running + x[..., c, :, :]
+    return torch.stack(sums, dim=-3)
 
 
 def _chunked(fq, fk, v, chunk_size):
@@ -160,15 +166,15 @@ def _chunked(fq, fk, v, chunk_size):
     # Padded keys get zero features (padding after phi), so they add nothing.
     fq_c, fk_c, v_c = (_pad_to_chunks(x, chunk_size) for x in (fq, fk, v))
     # Within a chunk: the masked quadratic form, C x C per chunk.
-    scores = (fq_c @ fk_c.mT).tril()
+    scores = (fq_c @ fk_c.mT).tril_()  # in place is safe: matmul does not save its output
     num = scores @ v_c
     den = scores.sum(-1, keepdim=True)
     if fq_c.shape[-3] > 1:
         # Across chunks: the state built by all earlier chunks.
-        state = _exclusive_cumsum(fk_c.mT @ v_c, dim=-3)  # (..., chunks, D, d_v)
-        normaliser = _exclusive_cumsum(fk_c.sum(-2, keepdim=True), dim=-3)  # (..., chunks, 1, D)
-        num = num + fq_c @ state
-        den = den + fq_c @ normaliser.mT
+        state = _exclusive_prefix(fk_c.mT @ v_c)  # (..., chunks, D, d_v)
+        normaliser = _exclusive_prefix(fk_c.sum(-2, keepdim=True))  # (..., chunks, 1, D)
+        num = num.add_(fq_c @ state)
+        den = den.add_(fq_c @ normaliser.mT)
     return num.flatten(-3, -2)[..., :n, :], den.flatten(-3, -2)[..., :n, :]
 
 
@@ -276,7 +282,13 @@ def linear_attention(q, k, v, *, feature_map="elu+1", causal=False, method="chun
             f"`feature_map` gave queries {fq.shape[-1]} features but keys {fk.shape[-1]}; they must agree."
         )
     num, den = _exact_forms(fq, fk, v.to(fq.dtype), causal, method, chunk_size)
-    return restore((num / (den + eps)).to(out_dtype))
+    return restore(_divide(num, den, eps).to(out_dtype))
+
+
+def _divide(num, den, eps):
+    if (num.requires_grad or den.requires_grad) and torch.is_grad_enabled():
+        return num / (den + eps)
+    return num.div_(den.add_(eps))  # in place when no gradient is needed: one pass fewer
 
 
 # -------------------------------------------------------------- generation, step by step
@@ -524,14 +536,16 @@ def favor_attention(q, k, v, *, projection, scale=None, causal=False, method="ch
     >>> import numpy as np
     >>> from lenakernel import sample_projection
     >>> rng = np.random.default_rng(0)
-    >>> q, k, v = rng.normal(size=(3, 8, 4))
-    >>> w = sample_projection(4096, 4, kind="orthogonal", seed=0)
-    >>> approx = favor_attention(q, k, v, projection=w)
+    >>> q, k, v = rng.normal(size=(3, 8, 4)) / 2
     >>> s = q @ k.T / 2
     >>> p = np.exp(s - s.max(1, keepdims=True))
     >>> exact = (p / p.sum(1, keepdims=True)) @ v
-    >>> bool(np.abs(approx - exact).max() < 0.05)
-    True
+    >>> for m in (16, 256, 4096):
+    ...     w = sample_projection(m, 4, kind="orthogonal", seed=0)
+    ...     print(m, round(float(np.abs(favor_attention(q, k, v, projection=w) - exact).max()), 4))
+    16 0.0702
+    256 0.0218
+    4096 0.005
     >>> big = favor_attention(20 * q, 20 * k, v, projection=w, causal=True)
     >>> bool(np.isfinite(big).all())
     True
@@ -620,8 +634,11 @@ def rff_nadaraya_watson(x_train, y_train, x_query, *, bandwidth, num_features, s
     >>> x = rng.uniform(0, 1, 2000)
     >>> y = np.sin(2 * np.pi * x)
     >>> grid = np.linspace(0.2, 0.8, 4)
-    >>> rff_nadaraya_watson(x, y, grid, bandwidth=0.05, num_features=512, seed=0).round(1)
-    array([ 0.9,  0.4, -0.4, -0.9])
+    >>> weights = np.exp(-(grid[:, None] - x[None, :]) ** 2 / (2 * 0.1 ** 2))
+    >>> exact = weights @ y / weights.sum(1)
+    >>> approx = rff_nadaraya_watson(x, y, grid, bandwidth=0.1, num_features=1000, seed=0)
+    >>> bool(np.abs(approx - exact).max() < 0.02)
+    True
     """
     tensors, restore = as_tensors(x_train=x_train, y_train=y_train, x_query=x_query)
     x, y, xq = tensors["x_train"], tensors["y_train"], tensors["x_query"]
@@ -656,3 +673,10 @@ def rff_nadaraya_watson(x_train, y_train, x_query, *, bandwidth, num_features, s
         outputs.append((features @ total) / (features @ mass).unsqueeze(-1))
     out = torch.cat(outputs, dim=0) if outputs else x2.new_zeros(0, y2.shape[1])
     return restore(out if y.ndim == 2 else out.squeeze(-1))
+
+
+# Stop-gap, to be removed: lenakernel/__init__.py reads `linear_attention.__all__` after
+# `from .linear_attention import *` has rebound the name `linear_attention` from this module
+# to the function above. Until __init__ takes the list from the module itself, the function
+# carries the same list so the package imports.
+linear_attention.__all__ = __all__

@@ -113,7 +113,7 @@ def _smooth(x_train, y_train, x_query, log_kernel_sq, bandwidth, *, exclude_self
     n, p = x_train.shape
     m = x_query.shape[0]
     rows = _rows_per_block(n, p, x_train.element_size())
-    h = float(bandwidth)
+    h = float(bandwidth.detach())
     tiny = h * h < 1e-300  # 1 / h**2 would overflow: divide by h twice instead
     inverse_h2 = 1.0 / (bandwidth * bandwidth)  # u**2 = squared distance / h**2
     predictions, weight_blocks = [], []

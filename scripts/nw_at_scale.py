@@ -1,9 +1,9 @@
 """Nadaraya-Watson at scale: a million training points, ten thousand queries.
 
 The full weight matrix would be m x n = 10,000 x 1,000,000 float64 entries, 80 GB.
-`lenakernel.nadaraya_watson` processes the queries in blocks of about 64 MB, so the
-peak memory stays a small multiple of that. This script measures the wall time and
-the peak resident memory (resource.getrusage) and asserts that bound.
+`lenakernel.nadaraya_watson` processes the queries in blocks of at most 8 MB of
+pairwise entries, so the peak memory stays far below that. This script measures the
+wall time and the peak resident memory (resource.getrusage) and asserts that bound.
 
 Usage: python scripts/nw_at_scale.py [--n 1000000] [--m 10000] [--threads T]
 """
@@ -56,8 +56,10 @@ def main() -> None:
     print(f"RMS distance from the true curve sin(x): {error:.4f}")
 
     assert np.all(np.isfinite(predictions))
-    # Well below the full matrix: a 1 GiB ceiling is under 1.5% of 80 GB.
-    assert peak < min(2**30 + baseline, full_matrix / 10), "peak memory is not bounded by the block size"
+    # Well below the full matrix: a 2 GiB ceiling is under 3% of the 80 GB it would take.
+    # (The blocks are 8 MB; the rest is the data, torch itself and the allocator's reuse.)
+    assert peak < 2 * 2**30, "peak memory is not bounded by the block size"
+    assert peak < full_matrix / 10 or args.m * args.n < 10**9
 
 
 if __name__ == "__main__":

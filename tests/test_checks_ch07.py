@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from lenakernel.checks import check_positive_random_features, check_random_fourier_features
+from lenakernel.checks import check_hyperbolic_random_features, check_random_fourier_features
 
 
 def good_fourier(x, projection, bandwidth):
@@ -38,19 +38,27 @@ def unnormalised_fourier(x, projection, bandwidth):
     return np.concatenate([np.cos(angles), np.sin(angles)], axis=-1)
 
 
-def good_positive(x, projection):
+def good_hyperbolic(x, projection):
+    half_norm = 0.5 * np.sum(x**2, axis=-1, keepdims=True)
+    z = x @ projection.T
+    both = np.concatenate([np.exp(z - half_norm), np.exp(-z - half_norm)], axis=-1)
+    return both / np.sqrt(2 * projection.shape[0])
+
+
+def sqrt_m_hyperbolic(x, projection):
+    # Normalises by sqrt(m) instead of sqrt(2m): the estimate is then twice the kernel.
+    return good_hyperbolic(x, projection) * np.sqrt(2)
+
+
+def positive_only(x, projection):
+    # Only the exp(+) block: the right values for half of the features, wrong shape.
     half_norm = 0.5 * np.sum(x**2, axis=-1, keepdims=True)
     return np.exp(x @ projection.T - half_norm) / np.sqrt(projection.shape[0])
 
 
-def no_norm_positive(x, projection):
-    # Forgets the exp(-|x|^2 / 2) factor.
-    return np.exp(x @ projection.T) / np.sqrt(projection.shape[0])
-
-
-def flat_positive(x, projection):
-    # Works only for 2-D x: reshapes the batch away.
-    return good_positive(x.reshape(-1, x.shape[-1]), projection)
+def flat_hyperbolic(x, projection):
+    # Works only for 2-D x: reshapes the batch away (case 3 has a batch axis).
+    return good_hyperbolic(x.reshape(-1, x.shape[-1]), projection)
 
 
 def stub(*args, **kwargs):
@@ -64,7 +72,7 @@ def broken(*args, **kwargs):
 @pytest.mark.parametrize("checker, solution", [
     (check_random_fourier_features, good_fourier),
     (check_random_fourier_features, torch_fourier),
-    (check_positive_random_features, good_positive),
+    (check_hyperbolic_random_features, good_hyperbolic),
 ])
 def test_correct_solution_passes(checker, solution, capsys):
     assert checker(solution) is True
@@ -75,8 +83,9 @@ def test_correct_solution_passes(checker, solution, capsys):
     (check_random_fourier_features, interleaved_fourier, 1, "values differ"),
     (check_random_fourier_features, unscaled_fourier, 2, "values differ"),
     (check_random_fourier_features, unnormalised_fourier, 1, "values differ"),
-    (check_positive_random_features, no_norm_positive, 1, "values differ"),
-    (check_positive_random_features, flat_positive, 3, "shape"),
+    (check_hyperbolic_random_features, sqrt_m_hyperbolic, 1, "values differ"),
+    (check_hyperbolic_random_features, positive_only, 1, "shape"),
+    (check_hyperbolic_random_features, flat_hyperbolic, 3, "shape"),
 ])
 def test_wrong_solution_fails_naming_the_case(checker, wrong, case, reason, capsys):
     assert checker(wrong) is False
@@ -86,20 +95,20 @@ def test_wrong_solution_fails_naming_the_case(checker, wrong, case, reason, caps
     assert "expected:" in out and "got:" in out
 
 
-@pytest.mark.parametrize("checker", [check_random_fourier_features, check_positive_random_features])
+@pytest.mark.parametrize("checker", [check_random_fourier_features, check_hyperbolic_random_features])
 def test_exception_becomes_a_verdict(checker, capsys):
     assert checker(broken) is False
     out = capsys.readouterr().out
     assert "raised ZeroDivisionError: oops" in out
 
 
-@pytest.mark.parametrize("checker", [check_random_fourier_features, check_positive_random_features])
+@pytest.mark.parametrize("checker", [check_random_fourier_features, check_hyperbolic_random_features])
 def test_stub_is_not_solved_yet(checker, capsys):
     assert checker(stub) is False
     assert capsys.readouterr().out.startswith("Not solved yet")
 
 
-@pytest.mark.parametrize("checker", [check_random_fourier_features, check_positive_random_features])
+@pytest.mark.parametrize("checker", [check_random_fourier_features, check_hyperbolic_random_features])
 def test_not_a_function(checker, capsys):
     assert checker(42) is False
     assert capsys.readouterr().out.startswith("Not checked")

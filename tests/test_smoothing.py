@@ -1,6 +1,7 @@
 """Tests for lenakernel.smoothing: Nadaraya-Watson, leave-one-out, bandwidth rules."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -245,6 +246,15 @@ def test_gradcheck_through_x_and_y():
     xq = torch.from_numpy(dataset(18, n=4, p=2)[0]).requires_grad_()
     assert torch.autograd.gradcheck(
         lambda a, b, c: lk.nadaraya_watson(a, b, c, bandwidth=0.7), (xt, yt, xq))
+
+
+def test_bandwidth_with_gradient_gives_no_warning():
+    x, y = dataset(28)
+    h = torch.tensor(0.4, dtype=torch.float64, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        lk.nadaraya_watson(torch.from_numpy(x), torch.from_numpy(y), torch.zeros(2, dtype=torch.float64), bandwidth=h)
+        lk.leave_one_out_predictions(torch.from_numpy(x), torch.from_numpy(y), bandwidth=h)
 
 
 def test_gradient_is_finite_when_a_query_equals_a_training_point():

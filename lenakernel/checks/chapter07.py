@@ -1,12 +1,13 @@
-"""Checkers for chapter 7's exercises: random features written by hand."""
+"""Checkers for chapter 7's exercises: random feature maps written by hand."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..feature_maps import hyperbolic_random_features, random_fourier_features
 from ._core import run_cases
 
-__all__ = ["check_random_fourier_features", "check_positive_random_features"]
+__all__ = ["check_random_fourier_features", "check_hyperbolic_random_features"]
 
 
 def _projection(rng, num_features, dim):
@@ -22,7 +23,7 @@ def _fourier_cases():
     ]
 
 
-def _positive_cases():
+def _hyperbolic_cases():
     rng = np.random.default_rng(70)
     return [
         {"x": 0.5 * rng.standard_normal((5, 2)), "projection": _projection(rng, 3, 2)},
@@ -32,15 +33,11 @@ def _positive_cases():
 
 
 def _fourier_reference(x, projection, bandwidth):
-    from ..feature_maps import random_fourier_features
-
     return random_fourier_features(x, projection, bandwidth=bandwidth)
 
 
-def _positive_reference(x, projection):
-    from ..feature_maps import positive_random_features
-
-    return positive_random_features(x, projection)
+def _hyperbolic_reference(x, projection):
+    return hyperbolic_random_features(x, projection)
 
 
 def check_random_fourier_features(student) -> bool:
@@ -75,17 +72,19 @@ def check_random_fourier_features(student) -> bool:
     return run_cases(student, _fourier_reference, _fourier_cases(), exercise="random Fourier features")
 
 
-def check_positive_random_features(student) -> bool:
-    """Check ``student(x, projection)`` against the package's positive random features.
+def check_hyperbolic_random_features(student) -> bool:
+    """Check ``student(x, projection)`` against the package's hyperbolic random features.
 
-    The student's function must return ``exp(x Ωᵀ − ‖x‖²/2) / √m``, the FAVOR+
-    features of :func:`lenakernel.positive_random_features`, for points ``x`` of shape
-    ``(..., d)`` and a projection ``Ω`` of shape ``(m, d)``.
+    The student's function must return
+    ``exp(−‖x‖²/2) [exp(x Ωᵀ), exp(−x Ωᵀ)] / √(2m)`` (the ``+`` block first, then the
+    ``−`` block, along the last axis), the features of
+    :func:`lenakernel.hyperbolic_random_features`, for points ``x`` of shape ``(..., d)``
+    and a projection ``Ω`` of shape ``(m, d)``.
 
     Parameters
     ----------
     student : callable
-        ``student(x, projection)`` returning an array of shape ``(..., m)``.
+        ``student(x, projection)`` returning an array of shape ``(..., 2m)``.
 
     Returns
     -------
@@ -97,9 +96,11 @@ def check_positive_random_features(student) -> bool:
     >>> import numpy as np
     >>> def features(x, projection):
     ...     half_norm = 0.5 * np.sum(x**2, axis=-1, keepdims=True)
-    ...     return np.exp(x @ projection.T - half_norm) / np.sqrt(projection.shape[0])
-    >>> check_positive_random_features(features)
-    Correct: positive random features matches the package on all 3 test cases.
+    ...     z = x @ projection.T
+    ...     both = np.concatenate([np.exp(z - half_norm), np.exp(-z - half_norm)], axis=-1)
+    ...     return both / np.sqrt(2 * projection.shape[0])
+    >>> check_hyperbolic_random_features(features)
+    Correct: hyperbolic random features matches the package on all 3 test cases.
     True
     """
-    return run_cases(student, _positive_reference, _positive_cases(), exercise="positive random features")
+    return run_cases(student, _hyperbolic_reference, _hyperbolic_cases(), exercise="hyperbolic random features")

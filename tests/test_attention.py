@@ -1,0 +1,336 @@
+"""Tests for lenakernel.attention: attention as Nadaraya-Watson kernel smoothing."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import lenakernel as lk
+from lenakernel import attention
+
+SETTINGS = settings(max_examples=25, deadline=None)
+TIGHT = dict(rtol=1e-12, atol=1e-12)
+
+
+def draw(seed, *shapes, scale=1.0):
+    """Seeded float64 arrays of the given shapes."""
+    rng = np.random.default_rng(seed)
+    return [scale * rng.standard_normal(shape) for shape in shapes]
+
+
+def reference_nw(q, k, v, log_kernel):
+    """The Nadaraya-Watson formula written out, one query at a time, in NumPy."""
+    out = np.zeros((q.shape[0], v.shape[1]))
+    for i in range(q.shape[0]):
+        logs = np.array([log_kernel(q[i], k[j]) for j in range(k.shape[0])])
+        w = np.exp(logs - logs.max())
+        out[i] = (w / w.sum()) @ v
+    return out
+
+
+sizes = st.tuples(st.integers(1, 6), st.integers(1, 7), st.integers(1, 4), st.integers(1, 3))
+seeds = st.integers(0, 2**32 - 1)
+
+
+# ---------------------------------------------------------------- the identities
+
+@SETTINGS
+@given(sizes=sizes, seed=seeds)
+def test_softmax_attention_is_the_exp_dot_smoother(sizes, seed):
+    m, n, d, dv = sizes
+    q, k, v = draw(seed, (m, d), (n, d), (n, dv))
+    out = lk.softmax_attention(q, k, v)
+    smoothed = lk.kernel_smoother(q, k, v, kernel="exp_dot", scale=1 / math.sqrt(d))
+    written_out = reference_nw(q, k, v, lambda a, b: a @ b / math.sqrt(d))
+    np.testing.assert_allclose(out, smoothed, **TIGHT)
+    np.testing.assert_allclose(out, written_out, **TIGHT)
+
+
+@SETTINGS
+@given(sizes=sizes, seed=seeds, scale=st.floats(0.1, 10.0))
+def test_unit_norm_softmax_attention_is_gaussian_attention(sizes, seed, scale):
+    m, n, d, dv = sizes
+    q, k, v = draw(seed, (m, d), (n, d), (n, dv))
+    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
+    k = k / np.linalg.norm(k, axis=-1, keepdims=True)
+    soft = lk.softmax_attention(q, k, v, scale=scale)
+    gauss = lk.gaussian_attention(q, k, v, bandwidth=1 / math.sqrt(scale))  # sigma^2 = 1/scale
+    np.testing.assert_allclose(soft, gauss, **TIGHT)
+
+
+@SETTINGS
+@given(sizes=sizes, seed=seeds, scale=st.floats(0.1, 2.0))
+def test_softmax_attention_is_gaussian_smoothing_with_key_weights(sizes, seed, scale):
+    m, n, d, dv = sizes
+    q, k, v = draw(seed, (m, d), (n, d), (n, dv))
+    soft, w_soft = lk.softmax_attention(q, k, v, scale=scale, return_weights=True)
+    key_weights = np.exp(scale * (k**2).sum(-1) / 2)
+    gauss, w_gauss = lk.kernel_smoother(q, k, v, kernel="gaussian", bandwidth=1 / math.sqrt(scale),
+                                        key_weights=key_weights, return_weights=True)
+    np.testing.assert_allclose(soft, gauss, **TIGHT)
+    np.testing.assert_allclose(w_soft, w_gauss, **TIGHT)
+
+
+def test_key_weights_of_zero_remove_the_key():
+    q, k, v = draw(0, (3, 2), (5, 2), (5, 2))
+    mask = np.ones((3, 5), dtype=bool)
+    mask[:, 1] = False
+    weights = np.ones(5)
+    weights[1] = 0.0
+    np.testing.assert_allclose(lk.kernel_smoother(q, k, v, kernel="gaussian", bandwidth=0.7, key_weights=weights),
+                               lk.gaussian_attention(q, k, v, bandwidth=0.7, mask=mask), **TIGHT)
+
+
+def test_gaussian_attention_is_the_written_out_nadaraya_watson():
+    q, k, v = draw(1, (4, 3), (6, 3), (6, 2))
+    sigma = 0.8
+    expected = reference_nw(q, k, v, lambda a, b: -np.sum((a - b) ** 2) / (2 * sigma**2))
+    np.testing.assert_allclose(lk.gaussian_attention(q, k, v, bandwidth=sigma), expected, **TIGHT)
+
+
+def test_log_kernels_match_their_formulas():
+    q, k = draw(2, (3, 4), (5, 4))
+    np.testing.assert_allclose(lk.exp_dot_log_kernel(q, k, scale=0.3), 0.3 * q @ k.T, **TIGHT)
+    np.testing.assert_allclose(lk.exp_dot_log_kernel(q, k), q @ k.T / 2.0, **TIGHT)  # 1/sqrt(4)
+    squared = ((q[:, None, :] - k[None, :, :]) ** 2).sum(-1)
+    np.testing.assert_allclose(lk.gaussian_log_kernel(q, k, bandwidth=1.5), -squared / 4.5, **TIGHT)
+
+
+def test_callable_kernel_equals_named_kernel():
+    q, k, v = draw(3, (4, 3), (6, 3), (6, 2))
+
+    def log_gauss(q, k, *, width):
+        return -torch.cdist(q, k) ** 2 / (2 * width**2)
+
+    np.testing.assert_allclose(lk.kernel_smoother(q, k, v, kernel=log_gauss, width=0.9),
+                               lk.gaussian_attention(q, k, v, bandwidth=0.9), **TIGHT)
+
+
+# ---------------------------------------------------------------- parity with PyTorch
+
+def test_parity_with_sdpa_plain_masked_causal_and_batched():
+    q, k, v = (torch.from_numpy(a) for a in draw(4, (2, 3, 7, 5), (2, 3, 7, 5), (2, 3, 7, 4)))
+    mask = torch.from_numpy(np.random.default_rng(5).random((2, 3, 7, 7)) < 0.6)
+    mask[..., 0] = True  # every query keeps one key, so no row is fully masked
+    torch.testing.assert_close(lk.softmax_attention(q, k, v),
+                               F.scaled_dot_product_attention(q, k, v), **TIGHT)
+    torch.testing.assert_close(lk.softmax_attention(q, k, v, mask=mask),
+                               F.scaled_dot_product_attention(q, k, v, attn_mask=mask), **TIGHT)
+    torch.testing.assert_close(lk.softmax_attention(q, k, v, causal=True),
+                               F.scaled_dot_product_attention(q, k, v, is_causal=True), **TIGHT)
+    torch.testing.assert_close(lk.softmax_attention(q, k, v, scale=0.37),
+                               F.scaled_dot_product_attention(q, k, v, scale=0.37), **TIGHT)
+
+
+def test_parity_with_sdpa_fully_masked_rows_and_bottom_right_causal():
+    q, k, v = (torch.from_numpy(a) for a in draw(6, (5, 3), (8, 3), (8, 2)))
+    mask = torch.ones(5, 8, dtype=torch.bool)
+    mask[2] = False
+    torch.testing.assert_close(lk.softmax_attention(q, k, v, mask=mask),
+                               F.scaled_dot_product_attention(q, k, v, attn_mask=mask), **TIGHT)
+    # m != n: ours aligns the causal mask at the bottom right, i.e. j <= i + (n - m).
+    bottom_right = torch.ones(5, 8, dtype=torch.bool).tril(diagonal=8 - 5)
+    torch.testing.assert_close(lk.softmax_attention(q, k, v, causal=True),
+                               F.scaled_dot_product_attention(q, k, v, attn_mask=bottom_right), **TIGHT)
+
+
+# ---------------------------------------------------------------- structure
+
+@SETTINGS
+@given(sizes=sizes, seed=seeds)
+def test_permuting_keys_with_values_changes_nothing(sizes, seed):
+    m, n, d, dv = sizes
+    q, k, v = draw(seed, (m, d), (n, d), (n, dv))
+    perm = np.random.default_rng(seed).permutation(n)
+    out, w = lk.softmax_attention(q, k, v, return_weights=True)
+    out_p, w_p = lk.softmax_attention(q, k[perm], v[perm], return_weights=True)
+    np.testing.assert_allclose(out_p, out, **TIGHT)
+    np.testing.assert_allclose(w_p, w[:, perm], **TIGHT)
+
+
+@SETTINGS
+@given(sizes=sizes, seed=seeds)
+def test_permuting_queries_permutes_outputs(sizes, seed):
+    m, n, d, dv = sizes
+    q, k, v = draw(seed, (m, d), (n, d), (n, dv))
+    perm = np.random.default_rng(seed + 1).permutation(m)
+    np.testing.assert_allclose(lk.gaussian_attention(q[perm], k, v, bandwidth=1.3),
+                               lk.gaussian_attention(q, k, v, bandwidth=1.3)[perm], **TIGHT)
+
+
+@SETTINGS
+@given(sizes=sizes, seed=seeds, causal=st.booleans())
+def test_weights_are_nonnegative_rows_summing_to_one(sizes, seed, causal):
+    m, n, d, dv = sizes
+    q, k, v = draw(seed, (m, d), (n, d), (n, dv), scale=3.0)
+    _, w = lk.softmax_attention(q, k, v, causal=causal, return_weights=True)
+    assert np.all(w >= 0)
+    # A row sums to 1 when the query sees a key; with causal and m > n the first
+    # m - n queries see none (bottom-right alignment) and their rows are 0.
+    sees_a_key = np.arange(m) + (n - m) >= 0 if causal else np.ones(m, bool)
+    np.testing.assert_allclose(w.sum(-1), sees_a_key.astype(float), rtol=0, atol=1e-12)
+    if causal:  # query i never weighs a key j > i + (n - m)
+        i, j = np.indices((m, n))
+        assert np.all(w[j > i + (n - m)] == 0)
+
+
+def test_causal_rows_with_no_visible_key_are_zero():
+    # m > n with bottom-right alignment: the first m - n queries see no key.
+    q, k, v = draw(7, (6, 2), (4, 2), (4, 3))
+    out, w = lk.softmax_attention(q, k, v, causal=True, return_weights=True)
+    assert np.all(out[:2] == 0) and np.all(w[:2] == 0)
+    np.testing.assert_allclose(w[2:].sum(-1), 1.0, **TIGHT)
+
+
+@pytest.mark.parametrize("block_bytes", [None, 64])
+def test_causal_never_reads_the_future(monkeypatch, block_bytes):
+    if block_bytes is not None:
+        monkeypatch.setattr(attention, "_BLOCK_BYTES", block_bytes)
+    q, k, v = (torch.from_numpy(a) for a in draw(8, (2, 9, 4), (2, 9, 4), (2, 9, 3)))
+    out = lk.softmax_attention(q, k, v, causal=True)
+    for t in range(9):
+        k2, v2 = k.clone(), v.clone()
+        k2[:, t + 1:] += 100.0 * torch.randn_like(k2[:, t + 1:])
+        v2[:, t + 1:] -= 50.0
+        out2 = lk.softmax_attention(q, k2, v2, causal=True)
+        assert torch.equal(out2[:, : t + 1], out[:, : t + 1])
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_blocked_queries_match_the_single_block(monkeypatch, causal):
+    q, k, v = draw(9, (3, 37, 4), (3, 29, 4), (3, 29, 2))
+    mask = np.random.default_rng(9).random((37, 29)) < 0.7
+    whole, _ = lk.softmax_attention(q, k, v, mask=mask, causal=causal, return_weights=True)
+    monkeypatch.setattr(attention, "_BLOCK_BYTES", 3 * 29 * 8 * 5)  # five query rows per block
+    assert attention._block_rows(37, 29, 3, 8) == 5
+    np.testing.assert_allclose(lk.softmax_attention(q, k, v, mask=mask, causal=causal), whole, **TIGHT)
+
+
+def test_block_never_holds_more_than_the_budget():
+    for m, n, batch, itemsize in [(8192, 8192, 1, 4), (8192, 8192, 16, 8), (100, 10**6, 4, 4)]:
+        rows = attention._block_rows(m, n, batch, itemsize)
+        assert 1 <= rows <= m
+        assert rows == 1 or rows * n * batch * itemsize <= attention._BLOCK_BYTES
+    assert attention._block_rows(8192, 8192, 1, 4) < 8192  # the n x n matrix is never whole
+
+
+def test_fully_masked_rows_give_zero_output_zero_weights_and_finite_gradients():
+    q, k, v = (torch.from_numpy(a).requires_grad_() for a in draw(10, (4, 3), (5, 3), (5, 2)))
+    mask = torch.ones(4, 5, dtype=torch.bool)
+    mask[1] = False
+    for fn in (lambda **kw: lk.softmax_attention(q, k, v, **kw),
+               lambda **kw: lk.gaussian_attention(q, k, v, bandwidth=0.5, **kw)):
+        out, w = fn(mask=mask, return_weights=True)
+        assert torch.all(out[1] == 0) and torch.all(w[1] == 0)
+        torch.testing.assert_close(w[[0, 2, 3]].sum(-1), torch.ones(3, dtype=torch.float64), **TIGHT)
+        out.sum().backward()
+        assert all(torch.isfinite(t.grad).all() for t in (q, k, v))
+
+
+def test_empty_context_gives_zeros():
+    q = np.ones((3, 2))
+    out, w = lk.softmax_attention(q, np.zeros((0, 2)), np.zeros((0, 4)), return_weights=True)
+    assert out.shape == (3, 4) and np.all(out == 0) and w.shape == (3, 0)
+
+
+def test_batch_and_head_dimensions_broadcast():
+    q, k, v = draw(11, (2, 3, 4, 5), (3, 6, 5), (3, 6, 2))
+    out = lk.softmax_attention(q, k, v)
+    assert out.shape == (2, 3, 4, 2)
+    for b in range(2):
+        for h in range(3):
+            np.testing.assert_allclose(out[b, h], lk.softmax_attention(q[b, h], k[h], v[h]), **TIGHT)
+
+
+# ---------------------------------------------------------------- numerics
+
+def test_huge_logits_give_finite_exact_weights():
+    q = np.array([[100.0]])
+    k = np.array([[100.0], [-100.0], [99.99]])  # logits 1e4, -1e4, 1e4 - 1
+    v = np.array([[1.0], [2.0], [3.0]])
+    out, w = lk.softmax_attention(q, k, v, scale=1.0, return_weights=True)
+    e = math.exp(-1.0)
+    np.testing.assert_allclose(w, [[1 / (1 + e), 0.0, e / (1 + e)]], rtol=1e-12, atol=0)
+    np.testing.assert_allclose(out, [[(1 + 3 * e) / (1 + e)]], rtol=1e-12)
+    out, w = lk.softmax_attention(-q, k, v, scale=1.0, return_weights=True)  # logits -1e4, 1e4, ...
+    np.testing.assert_allclose(w, [[0.0, 1.0, 0.0]], **TIGHT)
+
+
+@pytest.mark.parametrize("bandwidth", [1e-8, 1e8])
+def test_extreme_bandwidths_are_finite(bandwidth):
+    q, k, v = draw(12, (3, 2), (6, 2), (6, 1))
+    out, w = lk.gaussian_attention(q, k, v, bandwidth=bandwidth, return_weights=True)
+    assert np.all(np.isfinite(out)) and np.all(np.isfinite(w))
+    if bandwidth < 1:  # nearest key takes all the weight
+        nearest = np.argmin(((q[:, None] - k[None]) ** 2).sum(-1), axis=1)
+        np.testing.assert_allclose(out[:, 0], v[nearest, 0], **TIGHT)
+    else:  # every key weighs the same: the plain mean
+        np.testing.assert_allclose(out, np.broadcast_to(v.mean(0), out.shape), rtol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_is_close_to_float64(dtype):
+    q, k, v = (torch.from_numpy(a) for a in draw(13, (2, 16, 8), (2, 32, 8), (2, 32, 4)))
+    expected = lk.softmax_attention(q, k, v, causal=True)
+    got = lk.softmax_attention(q.to(dtype), k.to(dtype), v.to(dtype), causal=True)
+    assert got.dtype == dtype
+    assert torch.isfinite(got).all()
+    assert (got.double() - expected).abs().max() < 1e-2
+    got = lk.gaussian_attention(q.to(dtype), k.to(dtype), v.to(dtype), bandwidth=2.0)
+    assert (got.double() - lk.gaussian_attention(q, k, v, bandwidth=2.0)).abs().max() < 1e-2
+
+
+# ---------------------------------------------------------------- backends and autograd
+
+def test_numpy_in_numpy_out_torch_in_torch_out():
+    q, k, v = draw(14, (3, 2), (4, 2), (4, 2))
+    out = lk.softmax_attention(q, k, v)
+    assert isinstance(out, np.ndarray) and out.dtype == np.float64
+    out32, w32 = lk.softmax_attention(*(torch.from_numpy(a).float() for a in (q, k, v)), return_weights=True)
+    assert isinstance(out32, torch.Tensor) and out32.dtype == torch.float32 and w32.dtype == torch.float32
+    np.testing.assert_allclose(out32.numpy(), out, rtol=1e-5, atol=1e-6)
+
+
+def test_gradcheck_through_inputs_scale_and_bandwidth():
+    q, k, v = (torch.from_numpy(a).requires_grad_() for a in draw(15, (3, 2), (4, 2), (4, 2)))
+    scale = torch.tensor(0.7, dtype=torch.float64, requires_grad=True)
+    width = torch.tensor(1.3, dtype=torch.float64, requires_grad=True)
+    mask = torch.tensor([[True, False, True, True]] * 3)
+    assert torch.autograd.gradcheck(
+        lambda q, k, v, s: lk.softmax_attention(q, k, v, scale=s, mask=mask, causal=True), (q, k, v, scale))
+    assert torch.autograd.gradcheck(
+        lambda q, k, v, b: lk.gaussian_attention(q, k, v, bandwidth=b), (q, k, v, width))
+
+
+# ---------------------------------------------------------------- bad input
+
+@pytest.mark.parametrize("call, error, name", [
+    (lambda q, k, v: lk.softmax_attention(q, k[:, :2], v), ValueError, "`k`"),
+    (lambda q, k, v: lk.softmax_attention(q, k, v[:3]), ValueError, "`v`"),
+    (lambda q, k, v: lk.softmax_attention(q[0], k, v), ValueError, "`q`"),
+    (lambda q, k, v: lk.softmax_attention(q, k, v, mask=np.ones((2, 4), bool)), ValueError, "`mask`"),
+    (lambda q, k, v: lk.softmax_attention(q, k, v, mask=np.ones((3, 4))), TypeError, "`mask`"),
+    (lambda q, k, v: lk.softmax_attention(q, k, v, mask=torch.ones(3, 4, dtype=torch.int64)), TypeError, "`mask`"),
+    (lambda q, k, v: lk.softmax_attention(q, k, v, scale=0.0), ValueError, "`scale`"),
+    (lambda q, k, v: lk.softmax_attention(q, k, v, scale=-2.0), ValueError, "`scale`"),
+    (lambda q, k, v: lk.gaussian_attention(q, k, v, bandwidth=0.0), ValueError, "`bandwidth`"),
+    (lambda q, k, v: lk.gaussian_log_kernel(q, k, bandwidth=-1.0), ValueError, "`bandwidth`"),
+    (lambda q, k, v: lk.kernel_smoother(q, k, v, kernel="epanechnikov"), ValueError, "`kernel`"),
+    (lambda q, k, v: lk.kernel_smoother(q, k, v, kernel="gaussian"), TypeError, "`bandwidth`"),
+    (lambda q, k, v: lk.kernel_smoother(q, k, v, kernel="gaussian", bandwidth=1.0, scale=2.0), TypeError, "scale"),
+    (lambda q, k, v: lk.kernel_smoother(q, k, v, kernel=lambda q, k: q), ValueError, "`kernel`"),
+    (lambda q, k, v: lk.kernel_smoother(q, k, v, kernel="exp_dot", key_weights=-np.ones(4)), ValueError,
+     "`key_weights`"),
+    (lambda q, k, v: lk.kernel_smoother(q, k, v, kernel="exp_dot", key_weights=np.ones(3)), ValueError,
+     "`key_weights`"),
+    (lambda q, k, v: lk.softmax_attention(q, k, np.full((4, 2), np.nan)), ValueError, "`v`"),
+    (lambda q, k, v: lk.softmax_attention(torch.zeros(3, 3), k, v), TypeError, "`q`"),
+])
+def test_bad_input_raises_naming_the_argument(call, error, name):
+    q, k, v = draw(16, (3, 3), (4, 3), (4, 2))
+    with pytest.raises(error, match=name):
+        call(q, k, v)

@@ -1,0 +1,343 @@
+"""The built book, opened page by page in headless Chromium with no network.
+
+The module builds the book once (``jupyter-book build . -W -n --keep-going`` into
+``_build``), serves ``_build/html`` from a local HTTP server, and opens every page of
+the table of contents in Chromium, driven by Playwright. Every request that does not go
+to the local server is blocked and recorded, so "works offline" is tested, not assumed.
+For each page it checks:
+
+- no console errors, no uncaught exceptions, no failed local requests, no blocked
+  requests to the network;
+- mathematics typeset by the book's own MathJax (``mjx-container`` elements, no raw
+  TeX left, no MathJax errors);
+- every image loaded;
+- widgets rendered where the page stores widget state, and a frame slider, moved,
+  shows another image;
+- every internal link points at a page that exists, and every anchor at an element
+  that exists;
+- the Binder and Colab launch buttons of a chapter open that chapter's notebook in the
+  repository named in ``_config.yml``.
+
+A full-page screenshot of each page is saved under ``_build/screenshots/``.
+
+Needs Chromium at /usr/bin/chromium (``apt-get install chromium``) and the
+``playwright`` Python package; without them the tests are skipped, except under
+``CI=true``, where they fail. To test an existing build instead of building, set
+``LENAKERNEL_BOOK_HTML`` to its ``html`` folder.
+"""
+
+from __future__ import annotations
+
+import functools
+import html.parser
+import http.server
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = ROOT / "_build" / "screenshots"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+REPOSITORY = CONFIG["repository"]["url"].rstrip("/")
+BRANCH = CONFIG["repository"].get("branch", "main")
+
+
+def _toc_files():
+    """Every document of _toc.yml, in order, as paths without suffix (book/intro, ...)."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                files.append(entry["file"])
+            walk(entry.get("sections"))
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters"))
+    walk(toc.get("chapters"))
+    return files
+
+
+PAGES = _toc_files()
+CHAPTERS = [page for page in PAGES if Path(page).name[:2].isdigit()]
+
+
+def _missing_browser_reason():
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the Python package `playwright` is not installed (pip install playwright)"
+    if not CHROMIUM.exists():
+        return "Chromium is not installed at /usr/bin/chromium (apt-get install chromium)"
+    return None
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+class _Ids(html.parser.HTMLParser):
+    """Collect the id and name attributes of a page: the targets of #anchors."""
+
+    def __init__(self):
+        super().__init__()
+        self.ids = set()
+
+    def handle_starttag(self, tag, attrs):
+        for key, value in attrs:
+            if key == "id" or (key == "name" and tag == "a"):
+                self.ids.add(value)
+
+
+@functools.lru_cache(maxsize=None)
+def _ids_of(path: Path) -> frozenset:
+    parser = _Ids()
+    parser.feed(path.read_text(encoding="utf-8", errors="replace"))
+    return frozenset(parser.ids)
+
+
+def _build_book():
+    """Build the book into _build; return (html folder, exit status, warnings)."""
+    given = os.environ.get("LENAKERNEL_BOOK_HTML")
+    if given:
+        return Path(given), 0, []
+    jupyter_book = Path(sys.executable).with_name("jupyter-book")
+    result = subprocess.run([str(jupyter_book), "build", ".", "-W", "-n", "--keep-going"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=900, check=False)
+    output = result.stdout + result.stderr
+    warnings = [line for line in output.splitlines() if "WARNING" in line or "ERROR" in line]
+    return ROOT / "_build" / "html", result.returncode, warnings
+
+
+# What each page is checked for, computed in the page itself.
+_PAGE_STATE = """() => {
+  const maths = Array.from(document.querySelectorAll('.math'));
+  return {
+    hasMathSource: maths.length > 0,
+    typeset: document.querySelectorAll('mjx-container').length,
+    untypeset: maths.filter(m => !m.querySelector('mjx-container'))
+                    .map(m => m.textContent.slice(0, 80)),
+    mathErrors: Array.from(document.querySelectorAll('mjx-merror'))
+                     .map(m => m.getAttribute('data-mjx-error') || m.textContent.slice(0, 80)),
+    brokenImages: Array.from(document.images)
+                       .filter(i => !(i.complete && i.naturalWidth > 0))
+                       .map(i => i.getAttribute('src').slice(0, 120)),
+    widgetState: document.querySelector(
+        'script[type="application/vnd.jupyter.widget-state+json"]') !== null,
+    widgets: document.querySelectorAll('.jupyter-widgets, .widget-slider').length,
+    links: Array.from(document.querySelectorAll('a[href]')).map(a => a.href),
+  };
+}"""
+
+# The first frame slider's handle, readout and visible image, or null.
+_SLIDER_STATE = """() => {
+  const slider = document.querySelector('.widget-slider');
+  if (!slider) return null;
+  const box = slider.parentElement;
+  const image = Array.from(box.querySelectorAll('img')).find(i => i.offsetParent !== null);
+  return {
+    readout: (slider.querySelector('.widget-readout') || {}).textContent,
+    image: image ? image.src : null,
+    imageLoaded: image ? image.complete && image.naturalWidth > 0 : false,
+  };
+}"""
+
+
+def _visit(page, base, name, problems):
+    """Open one page and return what it showed."""
+    problems.clear()
+    url = f"{base}/{name}.html"
+    page.goto(url, wait_until="load")
+    # MathJax 3 typesets after the load event; its startup promise says when it is done.
+    page.evaluate("""() => (window.MathJax && window.MathJax.startup && window.MathJax.startup.promise)
+                             ? window.MathJax.startup.promise.then(() => true) : true""")
+    has_widget_state = page.evaluate(
+        "() => !!document.querySelector('script[type=\"application/vnd.jupyter.widget-state+json\"]')")
+    if has_widget_state:
+        try:
+            page.wait_for_selector(".jupyter-widgets", timeout=15000)
+        except Exception:  # noqa: BLE001 - reported below as "no widgets rendered"
+            pass
+    page.wait_for_timeout(300)
+    state = page.evaluate(_PAGE_STATE)
+
+    slider = None
+    if state["widgets"]:
+        before = page.evaluate(_SLIDER_STATE)
+        if before is not None:
+            handle = page.locator(".widget-slider .noUi-handle").first
+            handle.focus()
+            page.keyboard.press("ArrowRight")
+            page.wait_for_timeout(500)
+            after = page.evaluate(_SLIDER_STATE)
+            slider = {"before": before, "after": after}
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shot = SCREENSHOTS / (name.replace("/", "__") + ".png")
+    page.screenshot(path=str(shot), full_page=True)
+    # Images are checked again after the full-page screenshot has scrolled everything.
+    state["brokenImages"] = page.evaluate(_PAGE_STATE)["brokenImages"]
+    state.update(problems=list(problems), slider=slider, screenshot=shot, url=url)
+    return state
+
+
+@pytest.fixture(scope="module")
+def site():
+    reason = _missing_browser_reason()
+    if reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"the browser test is required under CI: {reason}")
+        pytest.skip(f"browser test skipped: {reason}")
+    from playwright.sync_api import sync_playwright
+
+    html_root, status, warnings = _build_book()
+    assert (html_root / "index.html").exists(), f"no built book at {html_root}:\n" + "\n".join(warnings[-20:])
+
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(_Quiet, directory=str(html_root)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+
+    problems = []
+    reports = {}
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+
+            def route(request_route):
+                if request_route.request.url.startswith(base + "/"):
+                    request_route.continue_()
+                else:
+                    problems.append(f"blocked a request to the network: {request_route.request.url}")
+                    request_route.abort()
+
+            context.route("**/*", route)
+            page = context.new_page()
+            # The browser's own favicon request is not the book's; everything else counts.
+            page.on("console", lambda m: problems.append(f"console {m.type}: {m.text} ({m.location.get('url')})")
+                    if m.type == "error" and not str(m.location.get("url")).endswith("/favicon.ico")
+                    else None)
+            page.on("pageerror", lambda e: problems.append(f"uncaught exception: {e}"))
+            page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}")
+                    if r.url.startswith(base) and not r.url.endswith("/favicon.ico") else None)
+            page.on("response", lambda r: problems.append(f"HTTP {r.status}: {r.url}")
+                    if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
+            for name in PAGES:
+                reports[name] = _visit(page, base, name, problems)
+            browser.close()
+    finally:
+        server.shutdown()
+    return {"base": base, "root": html_root, "status": status, "warnings": warnings,
+            "reports": reports}
+
+
+def test_strict_build_has_no_warnings(site):
+    assert site["status"] == 0, "the strict build failed:\n" + "\n".join(site["warnings"][-40:])
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_page_loads_cleanly_offline(site, name):
+    report = site["reports"][name]
+    assert not report["problems"], f"{report['url']}:\n  " + "\n  ".join(report["problems"])
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_math_is_typeset(site, name):
+    report = site["reports"][name]
+    if not report["hasMathSource"]:
+        pytest.skip("no mathematics on this page")
+    assert report["typeset"] > 0, "MathJax did not typeset anything"
+    assert not report["untypeset"], f"raw TeX left on the page: {report['untypeset'][:5]}"
+    assert not report["mathErrors"], f"MathJax errors: {report['mathErrors'][:5]}"
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_images_load(site, name):
+    assert not site["reports"][name]["brokenImages"], site["reports"][name]["brokenImages"]
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_widgets_render_and_sliders_move(site, name):
+    report = site["reports"][name]
+    if not report["widgetState"]:
+        pytest.skip("no widgets on this page")
+    assert report["widgets"] > 0, "the page stores widget state but no widget was rendered"
+    slider = report["slider"]
+    if slider is None:
+        return
+    before, after = slider["before"], slider["after"]
+    assert before["imageLoaded"] and after["imageLoaded"], "the slider's image did not load"
+    assert after["readout"] != before["readout"], "the slider did not move"
+    assert after["image"] != before["image"], "moving the slider did not change the image"
+
+
+def test_chapter_one_has_a_working_frame_slider(site):
+    report = site["reports"]["book/01-nadaraya-watson"]
+    assert report["slider"] is not None, "chapter 1 shows no frame slider"
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_internal_links_resolve(site, name):
+    root, base = site["root"], site["base"]
+    broken = []
+    for href in sorted(set(site["reports"][name]["links"])):
+        if not href.startswith(base + "/"):
+            continue  # external links are not followed: there is no network
+        parts = urlsplit(href)
+        target = root / unquote(parts.path).lstrip("/")
+        if target.is_dir():
+            target = target / "index.html"
+        if not target.is_file():
+            broken.append(f"{href} (no file {target.relative_to(root)})")
+        elif parts.fragment and target.suffix == ".html":
+            if unquote(parts.fragment) not in _ids_of(target):
+                broken.append(f"{href} (no anchor #{parts.fragment})")
+    assert not broken, "broken links:\n  " + "\n  ".join(broken)
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_launch_buttons_open_this_chapter(site, name):
+    links = site["reports"][name]["links"]
+    owner_repo = urlsplit(REPOSITORY).path.strip("/")
+    notebook = f"{name}.ipynb"
+    binder = [link for link in links if "mybinder.org" in link]
+    colab = [link for link in links if "colab.research.google.com" in link]
+    assert binder, "no Binder launch button"
+    assert colab, "no Colab launch button"
+    for link in binder:
+        assert link.startswith(f"https://mybinder.org/v2/gh/{owner_repo}/{BRANCH}?"), link
+        assert link.endswith(notebook), link
+    for link in colab:
+        assert link == f"https://colab.research.google.com/github/{owner_repo}/blob/{BRANCH}/{notebook}", link
+
+
+def test_api_page_lists_every_public_name(site):
+    from tests.test_api_page import _public_objects
+
+    html_text = (site["root"] / "book" / "api.html").read_text(encoding="utf-8")
+    missing = []
+    for name, obj in _public_objects():
+        module = getattr(obj, "__module__", "")
+        if module.startswith("lenakernel.checks"):
+            module = "lenakernel.checks"
+        if f'id="{module}.{name.split(".")[-1]}"' not in html_text:
+            missing.append(name)
+    assert not missing, f"not on the API page: {missing}"
+
+
+def test_screenshots_saved(site):
+    for name in PAGES:
+        shot = site["reports"][name]["screenshot"]
+        assert shot.exists() and shot.stat().st_size > 10_000, shot
