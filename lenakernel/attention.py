@@ -204,7 +204,7 @@ def _smooth(q, k, v, log_kernel, *, mask, causal, log_key_weights, return_weight
         if mask is not None:
             logits = logits.masked_fill(~mask[..., start:stop, :keys], -math.inf)
         if causal:
-            query_index = torch.arange(start, stop, device=q.device)[:, None]
+            query_index = torch.arange(start, stop, device=q.device)[:, None] + (n - m)
             key_index = torch.arange(keys, device=q.device)[None, :]
             logits = logits.masked_fill(key_index > query_index, -math.inf)
         unnormalised, total = _unnormalised_weights(logits)
@@ -253,10 +253,14 @@ def _prepare(q, k, v, mask, key_weights):
             )
 
     if key_weights is not None:
-        if key_weights.shape[-1:] != (n,):
+        try:
+            ok = key_weights.ndim >= 1 and torch.broadcast_shapes(key_weights.shape, (*batch, n)) == (*batch, n)
+        except RuntimeError:
+            ok = False
+        if not ok:
             raise ValueError(
-                f"`key_weights` must have shape (..., n) with n = {n} keys; got shape "
-                f"{tuple(key_weights.shape)}."
+                f"`key_weights` must have shape (..., n) with n = {n} keys, broadcastable to "
+                f"{(*batch, n)}; got shape {tuple(key_weights.shape)}."
             )
         if bool(((key_weights.detach() < 0) | ~torch.isfinite(key_weights.detach())).any()):
             raise ValueError("`key_weights` must be finite and >= 0 (a weight of 0 removes a key).")

@@ -17,8 +17,7 @@ import torch.nn.functional as F
 
 from . import _validation as _v
 from ._backend import as_scalar_tensor, as_tensors
-from .feature_maps import _as_projection, elu_plus_one, random_fourier_features, relu_features, \
-    sample_projection, taylor_features
+from .feature_maps import _as_projection, elu_plus_one, relu_features, sample_projection, taylor_features
 
 __all__ = [
     "linear_attention",
@@ -658,19 +657,25 @@ def rff_nadaraya_watson(x_train, y_train, x_query, *, bandwidth, num_features, s
                          f"got shape {tuple(xq.shape)}.")
     y2 = y.reshape(y.shape[0], -1)
     omega = sample_projection(num_features, x2.shape[1], kind=kind, seed=seed, generator=generator)
-    omega = _as_projection(omega, x2, x2.dtype)
+    sigma = as_scalar_tensor(bandwidth, "bandwidth", x2)
+    # The features of random_fourier_features, [cos, sin](omega x / h) / sqrt(m), kept as
+    # their two halves (no concatenation); the 1/sqrt(m) factors cancel in the ratio.
+    directions = _as_projection(omega, x2, x2.dtype) / sigma
+    # A column of ones beside y: the same products then give the denominator too.
+    y1 = torch.cat([y2, y2.new_ones(y2.shape[0], 1)], dim=1)
 
-    block = max(1, 2 ** 21 // (2 * num_features))  # rows per block: bounded memory
-    total = x2.new_zeros(2 * num_features, y2.shape[1])  # sum_j phi(x_j) y_j^T
-    mass = x2.new_zeros(2 * num_features)  # sum_j phi(x_j)
+    block = max(1, 2 ** 20 // num_features)  # rows per block: bounded memory
+    cos_total = x2.new_zeros(num_features, y1.shape[1])  # sum_j cos(omega x_j / h) [y_j, 1]
+    sin_total = x2.new_zeros(num_features, y1.shape[1])
     for start in range(0, x2.shape[0], block):
-        features = random_fourier_features(x2[start:start + block], omega, bandwidth=bandwidth)
-        total = total + features.mT @ y2[start:start + block]
-        mass = mass + features.sum(0)
+        angles = x2[start:start + block] @ directions.T
+        cos_total = cos_total + torch.cos(angles).mT @ y1[start:start + block]
+        sin_total = sin_total + torch.sin(angles).mT @ y1[start:start + block]
     outputs = []
     for start in range(0, xq2.shape[0], block):
-        features = random_fourier_features(xq2[start:start + block], omega, bandwidth=bandwidth)
-        outputs.append((features @ total) / (features @ mass).unsqueeze(-1))
+        angles = xq2[start:start + block] @ directions.T
+        both = torch.cos(angles) @ cos_total + torch.sin(angles) @ sin_total
+        outputs.append(both[:, :-1] / both[:, -1:])
     out = torch.cat(outputs, dim=0) if outputs else x2.new_zeros(0, y2.shape[1])
     return restore(out if y.ndim == 2 else out.squeeze(-1))
 

@@ -349,7 +349,7 @@ def loo_cv_bandwidth(x, y, *, kernel="gaussian", bandwidths):
     errors = torch.stack(errors)
     best = int(torch.argmin(errors.detach()))
     grid_out = grid if isinstance(bandwidths, torch.Tensor) else grid.detach()
-    return LOOResult(float(grid[best]), restore(grid_out), restore(errors))
+    return LOOResult(float(grid.detach()[best]), restore(grid_out), restore(errors))
 
 
 def _bandwidth_grid(bandwidths, like: torch.Tensor) -> torch.Tensor:

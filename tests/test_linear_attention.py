@@ -340,3 +340,14 @@ def test_bad_arguments_name_themselves():
         lk.linear_attention(q, k[:0], v[:0])
     with pytest.raises(TypeError, match="mix of NumPy"):
         lk.linear_attention(q.numpy(), k, v)
+
+
+def test_rff_nadaraya_watson_equals_the_feature_formula():
+    g = torch.Generator().manual_seed(3)
+    x, xq = torch.rand(300, 2, generator=g, dtype=torch.float64), torch.rand(4, 2, generator=g, dtype=torch.float64)
+    y = torch.sin(x.sum(1))
+    w = lk.sample_projection(32, 2, kind="orthogonal", seed=8)
+    phi, phi_q = lk.random_fourier_features(x, w, bandwidth=0.3), lk.random_fourier_features(xq, w, bandwidth=0.3)
+    expected = (phi_q @ (phi.T @ y)) / (phi_q @ phi.sum(0))
+    got = lk.rff_nadaraya_watson(x, y, xq, bandwidth=0.3, num_features=32, seed=8)
+    assert torch.allclose(got, expected, rtol=1e-10)

@@ -251,10 +251,16 @@ def test_gradcheck_through_x_and_y():
 def test_bandwidth_with_gradient_gives_no_warning():
     x, y = dataset(28)
     h = torch.tensor(0.4, dtype=torch.float64, requires_grad=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        lk.nadaraya_watson(torch.from_numpy(x), torch.from_numpy(y), torch.zeros(2, dtype=torch.float64), bandwidth=h)
-        lk.leave_one_out_predictions(torch.from_numpy(x), torch.from_numpy(y), bandwidth=h)
+    always = torch.is_warn_always_enabled()
+    torch.set_warn_always(True)  # torch otherwise warns only once per process
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            lk.nadaraya_watson(torch.from_numpy(x), torch.from_numpy(y), torch.zeros(2, dtype=torch.float64),
+                               bandwidth=h)
+            lk.leave_one_out_predictions(torch.from_numpy(x), torch.from_numpy(y), bandwidth=h)
+    finally:
+        torch.set_warn_always(always)
 
 
 def test_gradient_is_finite_when_a_query_equals_a_training_point():
