@@ -218,7 +218,10 @@ class KernelSmoother(nn.Module):
         return eye * torch.exp(-self.log_bandwidth)
 
     def forward(self, x_train, y_train, x_query, *, exclude_self=False, return_weights=False):
-        """Predict at ``x_query`` from ``(x_train, y_train)``; see :func:`metric_kernel_smoother`."""
+        """Predict at ``x_query`` from ``(x_train, y_train)``; see :func:`metric_kernel_smoother`.
+
+        Inputs are computed in the parameters' dtype; NumPy in gives NumPy out.
+        """
         tensors, restore = as_tensors(x_train=x_train, y_train=y_train, x_query=x_query)
         metric = self.metric
         tensors = {k: v.to(dtype=metric.dtype, device=metric.device) for k, v in tensors.items()}
@@ -548,10 +551,9 @@ def in_context_features(x):
 
 
 def _check_in_context_inputs(x_context, y_context, x_query):
-    check_min_dims = (x_context.ndim >= 1, x_query.ndim >= 1)
-    if not check_min_dims[0]:
+    if x_context.ndim < 1:
         raise ValueError(f"`x_context` must have shape (..., n); got shape {tuple(x_context.shape)}.")
-    if not check_min_dims[1]:
+    if x_query.ndim < 1:
         raise ValueError(f"`x_query` must have shape (..., m); got shape {tuple(x_query.shape)}.")
     check_not_empty(x_context, "x_context", axis=-1, what="context points")
     if tuple(x_context.shape) != tuple(y_context.shape):
@@ -707,7 +709,10 @@ class AttentionRegressor(nn.Module):
         return math.exp(float(self.log_temperature.detach()))
 
     def forward(self, x_context, y_context, x_query, *, return_weights=False):
-        """Predict ``y`` at ``x_query`` from the context; see :func:`in_context_attention`."""
+        """Predict ``y`` at ``x_query`` from the context; see :func:`in_context_attention`.
+
+        Inputs are computed in the parameters' dtype; NumPy in gives NumPy out.
+        """
         tensors, restore = as_tensors(x_context=x_context, y_context=y_context, x_query=x_query)
         like = self.w_query
         x_c, y_c, x_q = (tensors[k].to(dtype=like.dtype, device=like.device)

@@ -593,6 +593,11 @@ def favor_attention(q, k, v, *, projection, scale=None, causal=False, method="ch
 
 # ------------------------------------------------------------- linear-time N-W smoothing
 
+def _project(x, directions):
+    """x @ directions.T; for one input column a broadcast product (a K=1 matmul is slow on CPU)."""
+    return x * directions.T if x.shape[1] == 1 else x @ directions.T
+
+
 def rff_nadaraya_watson(x_train, y_train, x_query, *, bandwidth, num_features, seed=None, generator=None,
                         kind="orthogonal"):
     r"""Gaussian Nadaraya-Watson smoothing in O(n + m) through random Fourier features.
@@ -668,12 +673,13 @@ def rff_nadaraya_watson(x_train, y_train, x_query, *, bandwidth, num_features, s
     cos_total = x2.new_zeros(num_features, y1.shape[1])  # sum_j cos(omega x_j / h) [y_j, 1]
     sin_total = x2.new_zeros(num_features, y1.shape[1])
     for start in range(0, x2.shape[0], block):
-        angles = x2[start:start + block] @ directions.T
-        cos_total = cos_total + torch.cos(angles).mT @ y1[start:start + block]
-        sin_total = sin_total + torch.sin(angles).mT @ y1[start:start + block]
+        angles = _project(x2[start:start + block], directions)
+        y_block = y1[start:start + block].mT
+        cos_total = cos_total + (y_block @ torch.cos(angles)).mT
+        sin_total = sin_total + (y_block @ torch.sin(angles)).mT
     outputs = []
     for start in range(0, xq2.shape[0], block):
-        angles = xq2[start:start + block] @ directions.T
+        angles = _project(xq2[start:start + block], directions)
         both = torch.cos(angles) @ cos_total + torch.sin(angles) @ sin_total
         outputs.append(both[:, :-1] / both[:, -1:])
     out = torch.cat(outputs, dim=0) if outputs else x2.new_zeros(0, y2.shape[1])
