@@ -50,7 +50,7 @@ def positive_features_mse(x, y, num_features):
 
     The estimator averages ``exp(ωᵢ·x − ‖x‖²/2) · exp(ωᵢ·y − ‖y‖²/2)`` over
     ``m`` i.i.d. vectors ``ωᵢ ~ N(0, I)`` (what
-    :func:`lenakernel.positive_random_features` computes). Its MSE is
+    :func:`~lenakernel.feature_maps.positive_random_features` computes). Its MSE is
     (Choromanski et al., 2021, Lemma 2)
 
     .. math::
@@ -102,7 +102,7 @@ def trigonometric_features_mse(x, y, num_features):
     The estimator is ``exp(‖x‖²/2 + ‖y‖²/2) · (1/m) Σᵢ cos(ωᵢ·(x − y))`` with ``m``
     i.i.d. vectors ``ωᵢ ~ N(0, I)``: the inner product of the ``2m`` features
     ``exp(‖x‖²/2) [cos(Ωx), sin(Ωx)] / √m`` of
-    :func:`lenakernel.trigonometric_random_features`. As in the Performer paper,
+    :func:`~lenakernel.feature_maps.trigonometric_random_features`. As in the Performer paper,
     ``m`` counts random *vectors*, not features. Its MSE is
     (Choromanski et al., 2021, Lemma 2)
 
@@ -153,7 +153,7 @@ def hyperbolic_features_mse(x, y, num_features):
 
     The estimator is ``exp(−‖x‖²/2 − ‖y‖²/2) · (1/m) Σᵢ cosh(ωᵢ·(x + y))`` with
     ``m`` i.i.d. vectors ``ωᵢ ~ N(0, I)``: the inner product of the ``2m`` positive
-    features of :func:`lenakernel.hyperbolic_random_features`. Pairing ``ω`` with
+    features of :func:`~lenakernel.feature_maps.hyperbolic_random_features`. Pairing ``ω`` with
     ``−ω`` cancels the odd part of the positive estimator, so its MSE is a fraction
     of the positive one (derived like Lemma 2 of Choromanski et al., 2021):
 
@@ -192,7 +192,7 @@ def fourier_features_mse(x, y, num_features, *, bandwidth=1.0):
     r"""Mean squared error of random Fourier features for the Gaussian kernel.
 
     With ``m`` i.i.d. vectors ``ωᵢ ~ N(0, I)``, the ``2m`` features
-    ``[cos(Ωx/σ), sin(Ωx/σ)] / √m`` of :func:`lenakernel.random_fourier_features`
+    ``[cos(Ωx/σ), sin(Ωx/σ)] / √m`` of :func:`~lenakernel.feature_maps.random_fourier_features`
     estimate ``exp(−‖x − y‖²/(2σ²))`` by ``(1/m) Σᵢ cos(ωᵢ·(x − y)/σ)``
     (Rahimi & Recht, 2007). Its MSE is
 

@@ -669,7 +669,7 @@ def rff_nadaraya_watson(x_train, y_train, x_query, *, bandwidth, num_features, s
     # A column of ones beside y: the same products then give the denominator too.
     y1 = torch.cat([y2, y2.new_ones(y2.shape[0], 1)], dim=1)
 
-    block = max(1, 2 ** 20 // num_features)  # rows per block: bounded memory
+    block = max(1, 2 ** 16 // num_features)  # rows per block: small enough to stay in cache
     cos_total = x2.new_zeros(num_features, y1.shape[1])  # sum_j cos(omega x_j / h) [y_j, 1]
     sin_total = x2.new_zeros(num_features, y1.shape[1])
     for start in range(0, x2.shape[0], block):

@@ -96,9 +96,10 @@ def test_paper_identity_for_trigonometric_form():
     # Lemma 2 states it with exp(|x+y|^2) SM^-2; the module uses exp(|x|^2 + |y|^2).
     x, y = PAIRS[1]
     m = 3
-    lemma = np.exp(np.sum((x + y) ** 2)) * np.exp(x @ y) ** -2 * (1 - np.exp(-np.sum((x - y) ** 2))) ** 2 / (2 * m)
+    sum_sq, diff_sq = np.sum((x + y) ** 2), np.sum((x - y) ** 2)
+    lemma = np.exp(sum_sq) * np.exp(x @ y) ** -2 * (1 - np.exp(-diff_sq)) ** 2 / (2 * m)
     assert np.isclose(fe.trigonometric_features_mse(x, y, m), lemma, rtol=1e-12)
-    lemma_pos = np.exp(np.sum((x + y) ** 2)) * np.exp(x @ y) ** 2 * (1 - np.exp(-np.sum((x + y) ** 2))) / m
+    lemma_pos = np.exp(sum_sq) * np.exp(x @ y) ** 2 * (1 - np.exp(-sum_sq)) / m
     assert np.isclose(fe.positive_features_mse(x, y, m), lemma_pos, rtol=1e-12)
 
 

@@ -153,10 +153,11 @@ def test_favor_attention_approaches_softmax_attention(causal):
     exact = lk.softmax_attention(q, k, v, causal=causal)
     errors = []
     for m in [8, 256, 8192]:
-        rel = [np.linalg.norm(lk.favor_attention(q, k, v, causal=causal,
-                                                 projection=lk.sample_projection(m, 8, kind="orthogonal", seed=s))
-                              - exact) / np.linalg.norm(exact)
-               for s in range(3)]
+        rel = []
+        for seed in range(3):
+            projection = lk.sample_projection(m, 8, kind="orthogonal", seed=seed)
+            approx = lk.favor_attention(q, k, v, causal=causal, projection=projection)
+            rel.append(np.linalg.norm(approx - exact) / np.linalg.norm(exact))
         errors.append(np.mean(rel))
     assert errors[0] > errors[1] > errors[2], errors
     # Monte-Carlo rate: 1024 times the features, about 1/32 of the error.
@@ -182,7 +183,8 @@ def test_positive_estimate_never_negative_but_trigonometric_can_be():
     rng = np.random.default_rng(4)
     x, y = rng.standard_normal((2, 50, 4))
     projection = lk.sample_projection(4, 4, kind="iid", seed=0)
-    positive = np.sum(lk.positive_random_features(x, projection) * lk.positive_random_features(y, projection), -1)
+    positive = np.sum(lk.positive_random_features(x, projection)
+                      * lk.positive_random_features(y, projection), -1)
     trig = np.sum(lk.trigonometric_random_features(x, projection)
                   * lk.trigonometric_random_features(y, projection), -1)
     assert np.all(positive > 0)

@@ -45,7 +45,7 @@ def check_random_fourier_features(student) -> bool:
 
     The student's function must return ``[cos(x Ωᵀ/σ), sin(x Ωᵀ/σ)] / √m`` (cosines
     first, then sines, along the last axis), the features of
-    :func:`lenakernel.random_fourier_features`, for points ``x`` of shape ``(..., d)``
+    :func:`~lenakernel.feature_maps.random_fourier_features`, for points ``x`` of shape ``(..., d)``
     and a projection ``Ω`` of shape ``(m, d)``.
 
     Parameters
@@ -78,7 +78,7 @@ def check_hyperbolic_random_features(student) -> bool:
     The student's function must return
     ``exp(−‖x‖²/2) [exp(x Ωᵀ), exp(−x Ωᵀ)] / √(2m)`` (the ``+`` block first, then the
     ``−`` block, along the last axis), the features of
-    :func:`lenakernel.hyperbolic_random_features`, for points ``x`` of shape ``(..., d)``
+    :func:`~lenakernel.feature_maps.hyperbolic_random_features`, for points ``x`` of shape ``(..., d)``
     and a projection ``Ω`` of shape ``(m, d)``.
 
     Parameters
@@ -103,4 +103,5 @@ def check_hyperbolic_random_features(student) -> bool:
     Correct: hyperbolic random features matches the package on all 3 test cases.
     True
     """
-    return run_cases(student, _hyperbolic_reference, _hyperbolic_cases(), exercise="hyperbolic random features")
+    return run_cases(student, _hyperbolic_reference, _hyperbolic_cases(),
+                     exercise="hyperbolic random features")
