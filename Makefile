@@ -7,6 +7,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 NOTEBOOKS := $(sort $(wildcard book/*.ipynb))
 JB_BUILD := $(VENV)/bin/jupyter-book build . -W -n --keep-going
+# Notebooks are executed and checked with one thread: the same reduction order both
+# times (so stored numbers match to the last bit), and no thread contention on small ops.
+NB_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
 .PHONY: book test test-package test-notebooks execute assignments bench clean
 
@@ -23,17 +26,17 @@ test-package: $(STAMP)
 	$(PY) -m pytest tests --doctest-modules lenakernel -q
 
 test-notebooks: $(STAMP)
-	$(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
+	$(NB_ENV) $(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
 		-p no:cacheprovider -q $(NOTEBOOKS)
 
 test: test-package test-notebooks book
 
 # Re-execute every notebook in place, top to bottom, so each stored output is the code's.
 execute: $(STAMP)
-	$(PY) scripts/execute_notebooks.py $(NOTEBOOKS)
+	$(NB_ENV) $(PY) scripts/execute_notebooks.py $(NOTEBOOKS)
 
 assignments: $(STAMP)
-	$(PY) scripts/make_assignments.py $(NOTEBOOKS)
+	$(NB_ENV) $(PY) scripts/make_assignments.py $(NOTEBOOKS)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py $(if $(DEVICE),--device $(DEVICE),)

@@ -83,7 +83,11 @@ def as_tensors(**arrays):
             if value.dtype.kind not in "fc":
                 # NumPy's default floating type is float64; keep that convention.
                 value = value.astype(np.float64)
-            tensors[name] = torch.from_numpy(np.ascontiguousarray(value))
+            # Share memory where we can; copy arrays torch cannot share (read-only
+            # or non-contiguous). np.ascontiguousarray would turn 0-d into 1-d.
+            if not (value.flags.c_contiguous and value.flags.writeable):
+                value = value.copy(order="C")
+            tensors[name] = torch.from_numpy(value)
         else:
             if not (value.is_floating_point() or value.is_complex()):
                 value = value.to(torch.get_default_dtype())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import numbers
 
+import numpy as np
 import torch
 
 __all__: list[str] = []
@@ -110,14 +111,15 @@ def check_positive_scalar(value, name: str) -> None:
     if isinstance(value, bool) or value is None:
         raise TypeError(f"`{name}` must be a finite number > 0; got {value!r}.")
     if isinstance(value, torch.Tensor):
-        if value.numel() != 1:
-            raise ValueError(f"`{name}` must be a single number; got shape {_shape(value)}.")
-        number = float(value.detach().reshape(()))
-    else:
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise TypeError(f"`{name}` must be a finite number > 0; got {type(value).__name__}.") from None
+        value = value.detach().cpu().numpy()
+    if isinstance(value, np.ndarray):
+        if value.size != 1:
+            raise ValueError(f"`{name}` must be a single number; got shape {value.shape}.")
+        value = value.reshape(())
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"`{name}` must be a finite number > 0; got {type(value).__name__}.") from None
     if not math.isfinite(number) or number <= 0:
         raise ValueError(f"`{name}` must be a finite number > 0; got {number!r}.")
 

@@ -78,17 +78,12 @@ def test_non_arrays_are_a_type_error_naming_the_argument(value):
         as_tensors(x_train=value)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG in _backend.as_tensors: np.ascontiguousarray turns a 0-d "
-                                       "array or a Python scalar into shape (1,); use np.asarray(..., order='C').")
 def test_zero_dimensional_input_keeps_its_shape():
     tensors, restore = as_tensors(a=np.float64(2.0))
     assert tensors["a"].shape == ()
     assert restore(tensors["a"]).shape == ()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG in _backend.as_tensors: torch.from_numpy shares a read-only array "
-                                       "(e.g. np.broadcast_to(...)) and warns once per process (UserWarning); "
-                                       "copy the array when it is not writeable.")
 def test_read_only_numpy_array_is_copied():
     # torch warns only the first time, so test the cause (shared memory), not the warning.
     x = np.arange(3.0)
@@ -187,9 +182,6 @@ def test_check_positive_scalar_rejects(value, error, match):
         V.check_positive_scalar(value, "bandwidth")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG in _validation.check_positive_scalar: a NumPy array with several "
-                                       "values raises TypeError 'got ndarray', while a torch tensor raises "
-                                       "ValueError naming the shape; treat both alike.")
 def test_check_positive_scalar_numpy_array_of_several_values_names_the_shape():
     with pytest.raises(ValueError, match=r"single number; got shape \(2,\)"):
         V.check_positive_scalar(np.array([1.0, 2.0]), "bandwidth")

@@ -104,7 +104,7 @@ def test_right_answers_pass(check, solution, capsys):
 @pytest.mark.parametrize("check,solution,case", [
     (check_linear_attention, unnormalised_linear, "Case 1 of 5 failed"),
     (check_linear_attention, two_dimensional_only, "Case 5 of 5 failed"),
-    (check_taylor_features, missing_half, "Case 2 of 4 failed"),
+    (check_taylor_features, missing_half, "Case 1 of 4 failed"),
     (check_taylor_features, flattening_taylor, "Case 1 of 4 failed"),
     (check_causal_linear_attention, off_by_one_recurrent, "Case 1 of 4 failed"),
     (check_chunked_linear_attention, whole_chunks_only, "Case 2 of 5 failed"),
