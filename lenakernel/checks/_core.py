@@ -99,10 +99,17 @@ def run_cases(student, reference, cases, *, exercise: str, atol: float = 1e-8, r
 
 def _mismatch(got, expected, atol: float, rtol: float) -> str:
     """Return an empty string if ``got`` matches ``expected``, else what is wrong."""
+    if got is None:
+        return "your function returned None (is a `return` statement missing?)"
     try:
-        got_array = _as_numpy(got).astype(np.float64)
+        got_array = _as_numpy(got)
     except Exception:  # noqa: BLE001
         return f"the result should be an array of numbers, but it is a {type(got).__name__}"
+    if got_array.dtype.kind == "c":
+        return "the result has complex values; real numbers were expected"
+    if got_array.dtype.kind not in "biuf":
+        return f"the result should be an array of numbers, but it holds {got_array.dtype} values"
+    got_array = got_array.astype(np.float64)
     expected_array = _as_numpy(expected).astype(np.float64)
     if got_array.shape != expected_array.shape:
         return f"the result has shape {got_array.shape}, expected shape {expected_array.shape}"
