@@ -17,24 +17,20 @@ Modules, in the order the course meets them:
 """
 
 from . import attention, checks, feature_error, feature_maps, kernels, learning, linear_attention, smoothing, viz
-from .attention import *  # noqa: F401,F403
-from .feature_error import *  # noqa: F401,F403
-from .feature_maps import *  # noqa: F401,F403
-from .kernels import *  # noqa: F401,F403
-from .learning import *  # noqa: F401,F403
-from .linear_attention import *  # noqa: F401,F403
-from .smoothing import *  # noqa: F401,F403
-from .viz import *  # noqa: F401,F403
+
+# The public names, collected before the star imports below: `from .linear_attention
+# import *` rebinds the name `linear_attention` from the module to the function.
+_MODULES = (kernels, smoothing, attention, learning, feature_maps, feature_error, linear_attention, viz)
+__all__ = [name for module in _MODULES for name in module.__all__]
+del _MODULES
+
+from .attention import *  # noqa: E402,F401,F403
+from .feature_error import *  # noqa: E402,F401,F403
+from .feature_maps import *  # noqa: E402,F401,F403
+from .kernels import *  # noqa: E402,F401,F403
+from .learning import *  # noqa: E402,F401,F403
+from .linear_attention import *  # noqa: E402,F401,F403
+from .smoothing import *  # noqa: E402,F401,F403
+from .viz import *  # noqa: E402,F401,F403
 
 __version__ = "0.1.0"
-
-__all__ = (
-    kernels.__all__
-    + smoothing.__all__
-    + attention.__all__
-    + learning.__all__
-    + feature_maps.__all__
-    + feature_error.__all__
-    + linear_attention.__all__
-    + viz.__all__
-)
