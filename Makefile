@@ -19,7 +19,7 @@ $(STAMP): requirements.txt pyproject.toml
 	@touch $(STAMP)
 
 book: $(STAMP)
-	$(JB_BUILD)
+	$(JB_BUILD) --all
 	@echo "Book built: $(CURDIR)/_build/html/index.html"
 
 test-package: $(STAMP)

@@ -287,6 +287,8 @@ def kernel_smoother(q, k, v, *, kernel, mask=None, causal=False, key_weights=Non
     default). Queries are test points, keys are training inputs, values are training
     outputs.
 
+    Derived in chapter 2.
+
     Parameters
     ----------
     q : array of shape (..., m, d)
@@ -334,8 +336,6 @@ def kernel_smoother(q, k, v, *, kernel, mask=None, causal=False, key_weights=Non
         kernel name is unknown.
     TypeError
         If ``mask`` is not boolean or a kernel parameter is missing or unexpected.
-
-    Derived in chapter 2.
 
     Examples
     --------

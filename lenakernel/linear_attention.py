@@ -669,7 +669,7 @@ def rff_nadaraya_watson(x_train, y_train, x_query, *, bandwidth, num_features, s
     # A column of ones beside y: the same products then give the denominator too.
     y1 = torch.cat([y2, y2.new_ones(y2.shape[0], 1)], dim=1)
 
-    block = max(1, 2 ** 16 // num_features)  # rows per block: small enough to stay in cache
+    block = max(1, 2 ** 18 // num_features)  # rows per block: bounded memory
     cos_total = x2.new_zeros(num_features, y1.shape[1])  # sum_j cos(omega x_j / h) [y_j, 1]
     sin_total = x2.new_zeros(num_features, y1.shape[1])
     for start in range(0, x2.shape[0], block):
@@ -685,9 +685,3 @@ def rff_nadaraya_watson(x_train, y_train, x_query, *, bandwidth, num_features, s
     out = torch.cat(outputs, dim=0) if outputs else x2.new_zeros(0, y2.shape[1])
     return restore(out if y.ndim == 2 else out.squeeze(-1))
 
-
-# Stop-gap, to be removed: lenakernel/__init__.py reads `linear_attention.__all__` after
-# `from .linear_attention import *` has rebound the name `linear_attention` from this module
-# to the function above. Until __init__ takes the list from the module itself, the function
-# carries the same list so the package imports.
-linear_attention.__all__ = __all__

@@ -1,0 +1,71 @@
+"""`make bench`: run the benchmark suite and write RESULTS.md and results.json.
+
+Usage:
+    python benchmarks/run.py [--device cpu|cuda] [--quick] [--sections a,b,...] [--output-dir DIR]
+
+--quick runs every section at small sizes in seconds (a smoke test, not a measurement);
+the files it writes say so. The course section (executing every notebook and building
+the book) is skipped by --quick unless --sections names it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import harness, suite  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description="Benchmark lenakernel: speed and memory.")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
+                        help="where the attention and smoothing inputs live (default: cpu)")
+    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run in seconds")
+    parser.add_argument("--sections", default=None,
+                        help=f"comma-separated subset of {','.join(suite.SECTIONS)} (default: all)")
+    parser.add_argument("--output-dir", default=str(ROOT / "benchmarks"),
+                        help="where RESULTS.md and results.json go (default: benchmarks/)")
+    args = parser.parse_args(argv)
+    if args.sections is None:
+        sections = [s for s in suite.SECTIONS if not (args.quick and s == "course")]
+    else:
+        sections = [s.strip() for s in args.sections.split(",") if s.strip()]
+        unknown = sorted(set(sections) - set(suite.SECTIONS))
+        if unknown:
+            parser.error(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(suite.SECTIONS)}")
+    args.sections = sections
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            print("--device cuda: no CUDA device is available to torch here.", file=sys.stderr)
+            return 2
+    run = suite.Run(device=args.device, quick=args.quick, log=lambda line: print(line, flush=True))
+    results = run.run(args.sections)
+    problems = harness.validate_results(results)
+    if problems:
+        print("results do not match the schema: " + "; ".join(problems), file=sys.stderr)
+        return 1
+    out = Path(args.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    (out / "RESULTS.md").write_text(harness.render_markdown(results))
+    met = sum(t["status"] == "met" for t in results["targets"])
+    print(f"{met} of {len(results['targets'])} targets met; wrote {out / 'RESULTS.md'} and {out / 'results.json'} "
+          f"in {results['meta']['wall_seconds']:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

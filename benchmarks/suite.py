@@ -1,0 +1,457 @@
+"""The benchmark suite: what `make bench` measures, section by section.
+
+Each section adds measurements, targets and notes to a :class:`Run`. A section that
+fails (a package function missing or raising) is recorded as a note and the run goes
+on, so a partial package still gives a results file.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import harness as H
+from . import models
+
+__all__ = ["SIZES", "SECTIONS", "Run", "bare_linear_attention"]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Problem sizes: the real run and a smoke run (--quick) that finishes in seconds.
+SIZES = {
+    "full": {
+        "heads": 4,
+        "d": 64,
+        "n_target": 8192,
+        "noncausal_ns": [512, 1024, 2048, 4096, 8192, 16384, 32768],
+        "softmax_ns": [512, 1024, 2048, 4096, 8192],
+        "chunked_ns": [512, 1024, 2048, 4096, 8192, 16384, 32768],
+        "prefix_sum_ns": [512, 1024, 2048, 4096, 8192],
+        "recurrent_ns": [512, 1024, 2048, 4096, 8192],
+        "memory_fit_from": 2048,
+        "crossover_ds": [32, 64, 128],
+        "crossover_ns": [16, 32, 64, 128, 256, 512, 1024, 2048, 4096],
+        "nw_n": 1_000_000,
+        "nw_m": 10_000,
+        "nw_exact_every": 20,
+        "nw_bandwidth": 0.05,
+        "nw_features": 256,
+        "budget": 1.5,
+    },
+    "quick": {
+        "heads": 4,
+        "d": 64,
+        "n_target": 512,
+        "noncausal_ns": [128, 256, 512],
+        "softmax_ns": [128, 256, 512],
+        "chunked_ns": [128, 256, 512],
+        "prefix_sum_ns": [128, 256, 512],
+        "recurrent_ns": [128, 256, 512],
+        "memory_fit_from": 128,
+        "crossover_ds": [32, 64],
+        "crossover_ns": [16, 64, 256],
+        "nw_n": 20_000,
+        "nw_m": 200,
+        "nw_exact_every": 4,
+        "nw_bandwidth": 0.05,
+        "nw_features": 64,
+        "budget": 0.05,
+    },
+}
+
+SECTIONS = ("noncausal", "causal", "softmax", "nw", "crossover", "course")
+
+
+def bare_linear_attention(q, k, v, eps: float = 1e-6):
+    """The bare torch expression phi(Q) (phi(K)^T V) / (phi(Q) z), with phi = elu + 1.
+
+    The yardstick for ``lk.linear_attention``: three products and the normaliser,
+    with no validation and no conversion.
+
+    >>> q = k = v = torch.ones(2, 3)
+    >>> bare_linear_attention(q, k, v)
+    tensor([[1.0000, 1.0000, 1.0000],
+            [1.0000, 1.0000, 1.0000]])
+    """
+    fq = F.elu(q) + 1
+    fk = F.elu(k) + 1
+    kv = fk.mT @ v
+    z = fk.sum(-2, keepdim=True)
+    return (fq @ kv) / (fq @ z.mT + eps)
+
+
+def _qkv(n: int, d: int, heads: int, device: str, seed: int = 0, dtype=torch.float32):
+    generator = torch.Generator().manual_seed(seed)
+    q, k, v = (torch.randn(heads, n, d, generator=generator, dtype=dtype).to(device) for _ in range(3))
+    return q, k, v
+
+
+class Run:
+    """Everything one `make bench` run measures, and the methods that measure it."""
+
+    def __init__(self, device: str = "cpu", quick: bool = False, log=print):
+        self.device = device
+        self.quick = quick
+        self.size = SIZES["quick" if quick else "full"]
+        self.log = log
+        self.measurements: list[dict] = []
+        self.targets: list[dict] = []
+        self.notes: list[str] = []
+        self.crossover: list[dict] = []
+        self.course: dict = {}
+        import lenakernel
+
+        self.lk = lenakernel
+
+    # ----------------------------------------------------------------- measuring
+
+    def bench_group(self, group: dict, *, budget: float | None = None, lo: int = 3, hi: int = 25,
+                    memory: bool = True) -> dict:
+        """Time the functions of ``group`` (name -> (params, fn)) in turns; record each.
+
+        One untimed warm-up call of each also sizes the number of repeats, so that the
+        group takes about ``budget`` seconds (between ``lo`` and ``hi`` repeats).
+        """
+        budget = self.size["budget"] if budget is None else budget
+        fns = {name: fn for name, (_, fn) in group.items()}
+        first = H.time_interleaved(fns, repeats=1, warmup=0, device=self.device)
+        repeats = H.calibrate_repeats(sum(s[0] for s in first.values()), budget, lo, hi)
+        samples = H.time_interleaved(fns, repeats=repeats, warmup=0, device=self.device)
+        records = {}
+        for name, (params, fn) in group.items():
+            peak = H.peak_extra_memory(fn, self.device) if memory else None
+            records[name] = self.record(name, params, samples[name], peak)
+        return records
+
+    def record(self, name: str, params: dict, samples, peak_bytes=None, **extra) -> dict:
+        item = {
+            "name": name,
+            "params": dict(params),
+            "seconds": H.median(samples) if samples else None,
+            "samples": [float(s) for s in samples] if samples else [],
+            "peak_bytes": None if peak_bytes is None else int(peak_bytes),
+        }
+        item.update(extra)
+        self.measurements.append(item)
+        self.log(f"  {name:<38} {H._params_text(params):<28} {H.format_seconds(item['seconds']):>10} "
+                 f"x{len(item['samples']):<3} {H.format_bytes(item['peak_bytes']):>11}")
+        return item
+
+    def target(self, *args, **kwargs) -> dict:
+        row = H.make_target(*args, **kwargs)
+        self.targets.append(row)
+        self.log(f"  target {row['id']}: {row['value'] if row['value'] is None else round(row['value'], 4)} "
+                 f"{row['op']} {row['threshold']:g} -> {row['status']}")
+        return row
+
+    def find(self, name: str, **params) -> dict | None:
+        for item in reversed(self.measurements):
+            if item["name"] == name and all(item["params"].get(k) == v for k, v in params.items()):
+                return item
+        return None
+
+    def seconds(self, name: str, **params) -> float | None:
+        item = self.find(name, **params)
+        return None if item is None else item["seconds"]
+
+    # ----------------------------------------------------------------- sections
+
+    def noncausal(self) -> None:
+        """Non-causal linear attention against the bare expression and SDPA; softmax curves."""
+        lk, s = self.lk, self.size
+        heads, d = s["heads"], s["d"]
+        softmax_ns = set(s["softmax_ns"])
+        for n in s["noncausal_ns"]:
+            q, k, v = _qkv(n, d, heads, self.device)
+            params = {"n": n, "d": d, "heads": heads}
+            self.bench_group({
+                "noncausal/lk.linear_attention": (params, lambda: lk.linear_attention(q, k, v)),
+                "noncausal/bare expression": (params, lambda: bare_linear_attention(q, k, v)),
+            }, lo=5, hi=41)
+            if n in softmax_ns:
+                self.bench_group({
+                    "noncausal/sdpa": (params, lambda: F.scaled_dot_product_attention(q, k, v)),
+                }, lo=3, hi=15)
+        n = s["n_target"]
+        lin = self.seconds("noncausal/lk.linear_attention", n=n)
+        self.target("linear_vs_expression",
+                    f"non-causal `linear_attention`, n = {n}: time / bare torch expression",
+                    H.ratio(lin, self.seconds("noncausal/bare expression", n=n)), "<=", 1.15)
+        self.target("linear_vs_sdpa",
+                    f"non-causal `linear_attention`, n = {n}: speed-up over SDPA",
+                    H.ratio(self.seconds("noncausal/sdpa", n=n), lin), ">=", 20)
+
+    def softmax(self) -> None:
+        """``lk.softmax_attention`` without weights against SDPA: time and memory."""
+        lk, s = self.lk, self.size
+        heads, d = s["heads"], s["d"]
+        for n in s["softmax_ns"]:
+            q, k, v = _qkv(n, d, heads, self.device)
+            params = {"n": n, "d": d, "heads": heads}
+            self.bench_group({
+                "softmax/lk.softmax_attention": (params, lambda: lk.softmax_attention(q, k, v)),
+                "softmax/sdpa": (params, lambda: F.scaled_dot_product_attention(q, k, v)),
+            }, lo=3, hi=15)
+        n = s["n_target"]
+        mine = self.find("softmax/lk.softmax_attention", n=n)
+        self.target("softmax_vs_sdpa", f"`softmax_attention` (no weights), n = {n}: time / SDPA",
+                    H.ratio(mine["seconds"], self.seconds("softmax/sdpa", n=n)), "<=", 1.5)
+        full = heads * n * n * 4
+        self.target("softmax_memory", f"`softmax_attention` (no weights), n = {n}: peak extra memory / "
+                    f"the {H.format_bytes(full)} of the full {heads}×n×n float32 matrix",
+                    H.ratio(mine["peak_bytes"], full), "<", 1.0,
+                    note=f"peak {H.format_bytes(mine['peak_bytes'])}")
+
+    def causal(self) -> None:
+        """The causal forms: chunk-wise, prefix sum and recurrence."""
+        lk, s = self.lk, self.size
+        heads, d = s["heads"], s["d"]
+        forms = {"chunked": s["chunked_ns"], "prefix_sum": s["prefix_sum_ns"], "recurrent": s["recurrent_ns"]}
+        all_ns = sorted(set().union(*forms.values()))
+        for n in all_ns:
+            q, k, v = _qkv(n, d, heads, self.device)
+            params = {"n": n, "d": d, "heads": heads}
+            group = {}
+            for method, ns in forms.items():
+                if n in ns:
+                    group[f"causal/{method}"] = (params, lambda m=method: lk.linear_attention(
+                        q, k, v, causal=True, method=m))
+            if n in s["softmax_ns"]:
+                group["causal/sdpa"] = (params, lambda: F.scaled_dot_product_attention(q, k, v, is_causal=True))
+            self.bench_group(group, lo=3, hi=25)
+        n = s["n_target"]
+        chunked = self.find("causal/chunked", n=n)
+        self.target("chunked_vs_recurrent", f"causal, n = {n}: chunk-wise speed-up over the recurrence",
+                    H.ratio(self.seconds("causal/recurrent", n=n), chunked["seconds"]), ">=", 10)
+        self.target("chunked_vs_prefix_sum", f"causal, n = {n}: chunk-wise speed-up over the prefix sum",
+                    H.ratio(self.seconds("causal/prefix_sum", n=n), chunked["seconds"]), ">=", 3)
+        ops = heads * models.chunked_causal_ops(n, d, d, 64)
+        rate = ops / chunked["seconds"] / 1e9
+        chunked["gflops"] = rate
+        self.target("chunked_matmul_fraction",
+                    f"causal chunk-wise, n = {n}: achieved rate / the machine's matmul rate",
+                    H.ratio(rate, self.matmul["gflops"]), ">=", 1 / 3,
+                    unit="", note=f"{rate:.1f} GFLOP/s by F = 2nHC(d+d_v) + 4nHdd_v")
+        fit = [(m["params"]["n"], m["peak_bytes"]) for m in self.measurements
+               if m["name"] == "causal/chunked" and m["params"]["n"] >= s["memory_fit_from"] and m["peak_bytes"]]
+        slope = H.loglog_slope(*zip(*fit)) if len(fit) >= 2 else None
+        span = f"n = {fit[0][0]}…{fit[-1][0]}" if fit else "no points"
+        self.target("chunked_memory_slope", f"causal chunk-wise: log-log slope of peak extra memory in n ({span})",
+                    slope, "<=", 1.1, unit="")
+
+    def nw(self) -> None:
+        """Nadaraya-Watson at a million points: exact (blocked) and random features."""
+        lk, s = self.lk, self.size
+        n, m, h, features = s["nw_n"], s["nw_m"], s["nw_bandwidth"], s["nw_features"]
+        every = s["nw_exact_every"]
+        rng = np.random.default_rng(0)
+        x = rng.uniform(0.0, 1.0, n)
+        y = np.sin(2 * np.pi * x) + 0.3 * rng.normal(size=n)
+        x_query = np.linspace(0.0, 1.0, m)
+        sub = x_query[::every]
+        if self.device != "cpu":
+            x, y, x_query, sub = (torch.from_numpy(a).to(self.device) for a in (x, y, x_query, sub))
+        params = {"n": n, "m": len(sub), "bandwidth": h}
+        lk.nadaraya_watson(x, y, x_query[:4], bandwidth=h)  # warm-up
+        exact_samples = H.time_interleaved({"exact": lambda: lk.nadaraya_watson(x, y, sub, bandwidth=h)},
+                                           repeats=1 if self.quick else 3, warmup=0, device=self.device)["exact"]
+        with H.PeakMemory(self.device) as mem:
+            exact = lk.nadaraya_watson(x, y, sub, bandwidth=h)
+        exact_item = self.record("nw/exact", params, exact_samples, mem.peak_bytes,
+                                 seconds_full_m=H.median(exact_samples) * m / len(sub))
+        rff_params = {"n": n, "m": m, "bandwidth": h, "num_features": features}
+        rff_fn = lambda: lk.rff_nadaraya_watson(x, y, x_query, bandwidth=h, num_features=features, seed=0)  # noqa: E731
+        rff_item = self.bench_group({"nw/rff": (rff_params, rff_fn)}, budget=self.size["budget"] * 4, lo=3, hi=7)["nw/rff"]
+        approx = _to_numpy(rff_fn())[::every]
+        exact = _to_numpy(exact)
+        y_std = float(np.std(_to_numpy(y)))
+        rms = float(np.sqrt(np.mean((approx - exact) ** 2))) / y_std
+        rff_item["rms_over_std"] = rms
+        self.target("nw_memory", f"exact `nadaraya_watson`, n = {n:,}: peak extra memory",
+                    exact_item["peak_bytes"], "<", 2**30, unit="bytes")
+        self.target("nw_rff_speedup",
+                    f"`rff_nadaraya_watson` ({features} features), m = {m:,}: speed-up over the exact smoother",
+                    H.ratio(exact_item["seconds_full_m"], rff_item["seconds"]), ">=", 10,
+                    note=f"exact timed on {len(sub)} of the {m:,} queries, scaled by {m // len(sub)}")
+        self.target("nw_rff_rms", f"`rff_nadaraya_watson` ({features} features): RMS difference from the exact "
+                    f"smoother / std(y), over {len(sub)} queries", rms, "<", 0.01, unit="")
+        # What a deterministic choice of frequencies would do, with the same feature count:
+        # a sketch for comparison, not a package function (see README.md).
+        qmc_fn = lambda: _quantile_feature_smoother(x, y, x_query, h, features)  # noqa: E731
+        qmc_item = self.bench_group({"nw/quantile-frequency sketch": (rff_params, qmc_fn)},
+                                    budget=self.size["budget"] * 4, lo=3, hi=7)["nw/quantile-frequency sketch"]
+        qmc_item["rms_over_std"] = float(np.sqrt(np.mean((_to_numpy(qmc_fn())[::every] - exact) ** 2))) / y_std
+        self.notes.append(
+            f"Nadaraya-Watson: x ~ Uniform(0, 1), y = sin(2πx) + 0.3 ε, bandwidth {h}, float64. The exact "
+            f"smoother was timed on every {every}th of the {m:,} queries ({len(sub)} queries, the same blocks "
+            f"of work per query) and its time scaled by {m // len(sub)} — a linear extrapolation in m, exact "
+            "for a smoother that treats each query alone. Its peak memory is from that call; the memory of "
+            "the blocked smoother does not grow with m beyond the m output values.")
+        self.notes.append(
+            f"Random features: RMS difference / std(y) = {rms:.3g} with {features} i.i.d. frequencies; "
+            f"the benchmarks-only sketch with {features} deterministic quantile frequencies (same cost) reaches "
+            f"{qmc_item['rms_over_std']:.3g} in {H.format_seconds(qmc_item['seconds'])}.")
+
+    def crossovers(self) -> None:
+        """Where non-causal linear attention overtakes softmax attention, for several d."""
+        lk, s = self.lk, self.size
+        heads = s["heads"]
+        for d in s["crossover_ds"]:
+            ratios_lk, ratios_sdpa = [], []
+            for n in s["crossover_ns"]:
+                q, k, v = _qkv(n, d, heads, self.device)
+                params = {"n": n, "d": d, "heads": heads}
+                group = self.bench_group({
+                    "crossover/lk.linear_attention": (params, lambda: lk.linear_attention(q, k, v)),
+                    "crossover/lk.softmax_attention": (params, lambda: lk.softmax_attention(q, k, v)),
+                    "crossover/sdpa": (params, lambda: F.scaled_dot_product_attention(q, k, v)),
+                }, budget=self.size["budget"] / 3, lo=5, hi=101, memory=False)
+                lin = group["crossover/lk.linear_attention"]["seconds"]
+                ratios_lk.append(lin / group["crossover/lk.softmax_attention"]["seconds"])
+                ratios_sdpa.append(lin / group["crossover/sdpa"]["seconds"])
+            self.crossover.append({
+                "d": d,
+                "ns": list(s["crossover_ns"]),
+                "ratio_linear_over_softmax": ratios_lk,
+                "ratio_linear_over_sdpa": ratios_sdpa,
+                "n_star_measured": H.crossover(s["crossover_ns"], ratios_lk),
+                "n_star_measured_sdpa": H.crossover(s["crossover_ns"], ratios_sdpa),
+                "n_star_model": models.crossover_model(d),
+            })
+
+    def course_times(self) -> None:
+        """Execute copies of every notebook, then build the book from copies, timed."""
+        errors = []
+        with tempfile.TemporaryDirectory(prefix="lenakernel-bench-") as tmp:
+            tmp = Path(tmp)
+            shutil.copytree(ROOT / "book", tmp / "book")
+            for name in ("_config.yml", "_toc.yml"):
+                shutil.copy2(ROOT / name, tmp / name)
+            if (ROOT / "benchmarks" / "results.json").exists():
+                (tmp / "benchmarks").mkdir()
+                shutil.copy2(ROOT / "benchmarks" / "results.json", tmp / "benchmarks" / "results.json")
+            execute = _load_executor()
+            notebooks = {}
+            for path in sorted((tmp / "book").glob("*.ipynb")):
+                start = time.perf_counter()
+                try:
+                    execute(path)
+                except Exception as error:  # noqa: BLE001 - a failing notebook is a result too
+                    errors.append(f"{path.name} failed: {type(error).__name__}")
+                notebooks[path.name] = time.perf_counter() - start
+                self.log(f"  notebook {path.name:<40} {H.format_seconds(notebooks[path.name]):>10}")
+            build = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(tmp), "--path-output",
+                     str(tmp / "out"), "-W", "-n", "--keep-going"]
+            start = time.perf_counter()
+            done = subprocess.run(build, capture_output=True, text=True)
+            build_seconds = time.perf_counter() - start
+            if done.returncode != 0:
+                warnings = [line for line in done.stdout.splitlines() + done.stderr.splitlines()
+                            if "WARNING" in line or "ERROR" in line]
+                errors.append(f"book build exited {done.returncode} with {len(warnings)} warnings/errors")
+        self.log(f"  book build {H.format_seconds(build_seconds):>10}")
+        total = sum(notebooks.values())
+        self.course = {"notebooks": notebooks, "notebooks_total_seconds": total,
+                       "build_seconds": build_seconds, "errors": errors}
+        self.target("notebooks_total", f"the course: executing all {len(notebooks)} notebooks", total,
+                    "<", 180, unit="s")
+        self.target("book_build", "the course: building the book (execution off)", build_seconds, "<", 60, unit="s")
+
+    # ----------------------------------------------------------------- the whole run
+
+    def run(self, sections=SECTIONS) -> dict:
+        start = time.perf_counter()
+        meta = H.environment(self.device)
+        self.log(f"lenakernel benchmarks on {meta['device_name']} ({self.device}), "
+                 f"{meta['torch_threads']} torch threads{' — quick' if self.quick else ''}")
+        self.matmul = H.matmul_rate(self.device, size=512 if self.quick else None,
+                                    repeats=3 if self.quick else 7)
+        self.log(f"  float32 matmul rate: {self.matmul['gflops']:.1f} GFLOP/s")
+        runners = {"noncausal": self.noncausal, "causal": self.causal, "softmax": self.softmax,
+                   "nw": self.nw, "crossover": self.crossovers, "course": self.course_times}
+        for section in sections:
+            if section == "course" and self.device != "cpu":
+                self.notes.append("The course's notebooks and book build run on the CPU; not timed in a "
+                                  f"--device {self.device} run.")
+                continue
+            self.log(f"[{section}]")
+            try:
+                runners[section]()
+            except Exception:  # noqa: BLE001 - one failing section must not lose the others
+                last = traceback.format_exc().strip().splitlines()[-1]
+                self.notes.append(f"Section `{section}` did not finish: {last}")
+                self.log(f"  section {section} failed: {last}")
+        meta.update({
+            "quick": self.quick,
+            "sections": list(sections),
+            "dtype": "float32 (Nadaraya-Watson: float64)",
+            "heads": self.size["heads"],
+            "d": self.size["d"],
+            "matmul": self.matmul,
+            "memory": H.memory_method(self.device),
+            "wall_seconds": time.perf_counter() - start,
+        })
+        self.notes.insert(0, (
+            f"Attention inputs: {self.size['heads']} heads, d = d_v = {self.size['d']} unless a row says "
+            "otherwise, float32, standard normal entries (seed 0), one batch. Every form of causal linear "
+            "attention, the recurrence included, was timed at full length with all heads: nothing is "
+            "extrapolated there."))
+        return {
+            "schema_version": H.SCHEMA_VERSION,
+            "meta": meta,
+            "measurements": self.measurements,
+            "targets": self.targets,
+            "crossover": self.crossover,
+            "course": self.course,
+            "notes": self.notes,
+        }
+
+
+def _to_numpy(value):
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
+def _quantile_feature_smoother(x, y, x_query, bandwidth, num_features):
+    """Gaussian N-W through Fourier features at deterministic frequencies (1-D sketch).
+
+    The frequencies are the midpoints of ``num_features`` equal-probability slices of
+    N(0, 1/h^2) instead of random draws: a quadrature of the same integral, whose error
+    falls far faster than Monte Carlo's 1/sqrt(D) for smooth 1-D data. Not a package
+    function: it shows what a change of frequencies would buy at the same cost.
+    """
+    from scipy.special import ndtri
+
+    xt, yt, xq = (torch.as_tensor(a) for a in (x, y, x_query))
+    omega = torch.as_tensor(ndtri((np.arange(num_features) + 0.5) / num_features), dtype=xt.dtype,
+                            device=xt.device) / bandwidth
+    total = xt.new_zeros(2 * num_features)
+    mass = xt.new_zeros(2 * num_features)
+    block = max(1, 2**21 // (2 * num_features))
+    for start in range(0, xt.shape[0], block):
+        angles = xt[start:start + block, None] * omega
+        features = torch.cat([torch.cos(angles), torch.sin(angles)], dim=1)
+        total += features.mT @ yt[start:start + block]
+        mass += features.sum(0)
+    angles = xq[:, None] * omega
+    features = torch.cat([torch.cos(angles), torch.sin(angles)], dim=1)
+    return (features @ total) / (features @ mass)
+
+
+def _load_executor():
+    """``execute(path)`` from scripts/execute_notebooks.py (nbclient, as `make execute`)."""
+    spec = importlib.util.spec_from_file_location("_execute_notebooks", ROOT / "scripts" / "execute_notebooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.execute
