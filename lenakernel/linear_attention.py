@@ -95,6 +95,11 @@ def _work_dtype(t: torch.Tensor) -> torch.dtype:
 # Each form takes features fq (..., n, D), fk (..., n, D) and values v (..., n, d_v) and
 # returns the numerator (..., n, d_v) and the normaliser (..., n, 1).
 
+def _scores(fq, fk):
+    """phi(Q) phi(K)^T over the last two axes (einsum: faster on CPU than matmul with .mT)."""
+    return torch.einsum("...id,...jd->...ij", fq, fk)
+
+
 def _noncausal(fq, fk, v):
     kv = fk.mT @ v  # (..., D, d_v): the whole context, summarised once
     z = fk.sum(-2, keepdim=True)  # (..., 1, D)
@@ -102,7 +107,7 @@ def _noncausal(fq, fk, v):
 
 
 def _quadratic(fq, fk, v, causal):
-    scores = fq @ fk.mT  # (..., m, n) kernel matrix, O(n^2) memory
+    scores = _scores(fq, fk)  # (..., m, n) kernel matrix, O(n^2) memory
     if causal:
         scores = scores.tril()  # exact zeros for j > i
     return scores @ v, scores.sum(-1, keepdim=True)
@@ -152,28 +157,38 @@ def _exclusive_prefix(x):
 
     A loop over chunks (not tokens): faster on CPU than ``cumsum`` along a middle axis.
     """
-    running = torch.zeros_like(x[..., 0, :, :])
-    sums = []
-    for c in range(x.shape[-3]):
-        sums.append(running)
-        running = running + x[..., c, :, :]
-    return torch.stack(sums, dim=-3)
+    if x.requires_grad and torch.is_grad_enabled():
+        running = torch.zeros_like(x[..., 0, :, :])
+        sums = []
+        for c in range(x.shape[-3]):
+            sums.append(running)
+            running = running + x[..., c, :, :]
+        return torch.stack(sums, dim=-3)
+    sums = torch.empty_like(x)  # no gradient needed: write the running sums in place
+    sums[..., 0, :, :] = 0
+    for c in range(1, x.shape[-3]):
+        torch.add(sums[..., c - 1, :, :], x[..., c - 1, :, :], out=sums[..., c, :, :])
+    return sums
 
 
 def _chunked(fq, fk, v, chunk_size):
-    n = fq.shape[-2]
+    n, features, d_v = fq.shape[-2], fq.shape[-1], v.shape[-1]
+    lead = torch.broadcast_shapes(fq.shape[:-2], fk.shape[:-2], v.shape[:-2])
+    fq, fk, v = (x.expand(lead + x.shape[-2:]) for x in (fq, fk, v))
     # Padded keys get zero features (padding after phi), so they add nothing.
     fq_c, fk_c, v_c = (_pad_to_chunks(x, chunk_size) for x in (fq, fk, v))
     # Within a chunk: the masked quadratic form, C x C per chunk.
-    scores = (fq_c @ fk_c.mT).tril_()  # in place is safe: matmul does not save its output
+    scores = _scores(fq_c, fk_c).tril_()  # in place is safe: the product does not save its output
     num = scores @ v_c
     den = scores.sum(-1, keepdim=True)
     if fq_c.shape[-3] > 1:
-        # Across chunks: the state built by all earlier chunks.
+        # Across chunks: the state built by all earlier chunks ...
         state = _exclusive_prefix(fk_c.mT @ v_c)  # (..., chunks, D, d_v)
         normaliser = _exclusive_prefix(fk_c.sum(-2, keepdim=True))  # (..., chunks, 1, D)
-        num = num.add_(fq_c @ state)
-        den = den.add_(fq_c @ normaliser.mT)
+        # ... read out by each chunk's queries, added in place: num += fq_c @ state.
+        queries = fq_c.reshape(-1, chunk_size, features)
+        num.view(-1, chunk_size, d_v).baddbmm_(queries, state.view(-1, features, d_v))
+        den.view(-1, chunk_size, 1).baddbmm_(queries, normaliser.mT.reshape(-1, features, 1))
     return num.flatten(-3, -2)[..., :n, :], den.flatten(-3, -2)[..., :n, :]
 
 
