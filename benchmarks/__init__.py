@@ -1,0 +1,1 @@
+"""Benchmarks for lenakernel: `make bench` runs `benchmarks/run.py` (see README.md)."""

@@ -139,11 +139,12 @@ def loglog_slope(xs, ys) -> float:
     >>> round(loglog_slope([1, 2, 4], [1, 4, 16]), 6)
     2.0
     """
-    pairs = [(math.log(float(x)), math.log(float(y))) for x, y in zip(xs, ys)]
-    if len(pairs) < 2:
-        raise ValueError("`xs` and `ys` need at least two points to fit a slope.")
+    xs, ys = [float(x) for x in xs], [float(y) for y in ys]
+    if len(xs) != len(ys) or len(xs) < 2:
+        raise ValueError("`xs` and `ys` need at least two points (and as many of each) to fit a slope.")
     if any(not (x > 0 and y > 0) for x, y in zip(xs, ys)):
         raise ValueError("`xs` and `ys` must be positive to take logarithms.")
+    pairs = [(math.log(x), math.log(y)) for x, y in zip(xs, ys)]
     mean_x = sum(p[0] for p in pairs) / len(pairs)
     mean_y = sum(p[1] for p in pairs) / len(pairs)
     sxx = sum((p[0] - mean_x) ** 2 for p in pairs)
@@ -524,6 +525,10 @@ def _format_threshold(target: dict) -> str:
     return f"{target['op']} {_format_value(target['threshold'], target['unit'])}"
 
 
+def _loads(values) -> str:
+    return "—" if not values else ", ".join(f"{v:.2f}" for v in values)
+
+
 def _params_text(params: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in params.items())
 
@@ -540,7 +545,8 @@ def render_markdown(results: dict) -> str:
         f"- date: {meta['date']}" + ("  (**quick smoke run, not the real sizes**)" if meta.get("quick") else ""),
         f"- device: {meta['device']} ({meta['device_name']}), {meta.get('cpu_count')} logical CPUs, "
         f"torch threads: {meta['torch_threads']}",
-        f"- load average at start: {meta.get('load_average')}",
+        f"- load average (1, 5, 15 min) at start: {_loads(meta.get('load_average'))}; at the end: "
+        f"{_loads(meta.get('load_average_end'))} (other work on the machine slows calls unevenly)",
         "- versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()),
         f"- float32 matmul rate, measured in this run: **{meta['matmul']['gflops']:.1f} GFLOP/s** "
         f"({meta['matmul']['size']}×{meta['matmul']['size']} square product, median of "
@@ -576,10 +582,14 @@ def render_markdown(results: dict) -> str:
             "| --- | --- | --- | --- |",
         ]
         for row in results["crossover"]:
+            smallest = row.get("ns", [None])[0]
+
             def cell(x):
-                return "not reached" if x is None else f"{x:.0f}"
+                if x is None:
+                    return "not reached"
+                return f"≤ {x:.0f} (faster from the first n)" if x == smallest else f"{x:.0f}"
             lines.append(f"| {row['d']} | {cell(row['n_star_measured'])} | {cell(row.get('n_star_measured_sdpa'))} "
-                         f"| {cell(row['n_star_model'])} |")
+                         f"| {row['n_star_model']:.0f} |")
     course = results["course"]
     if course:
         lines += ["", "## The course", ""]

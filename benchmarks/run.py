@@ -1,7 +1,8 @@
 """`make bench`: run the benchmark suite and write RESULTS.md and results.json.
 
 Usage:
-    python benchmarks/run.py [--device cpu|cuda] [--quick] [--sections a,b,...] [--output-dir DIR]
+    python benchmarks/run.py [--device cpu|cuda] [--quick] [--sections a,b,...] [--threads N]
+                             [--output-dir DIR]
 
 --quick runs every section at small sizes in seconds (a smoke test, not a measurement);
 the files it writes say so. The course section (executing every notebook and building
@@ -29,6 +30,8 @@ def parse_args(argv=None):
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run in seconds")
     parser.add_argument("--sections", default=None,
                         help=f"comma-separated subset of {','.join(suite.SECTIONS)} (default: all)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch intra-op threads (default 0: torch's own choice, one per core)")
     parser.add_argument("--output-dir", default=str(ROOT / "benchmarks"),
                         help="where RESULTS.md and results.json go (default: benchmarks/)")
     args = parser.parse_args(argv)
@@ -51,6 +54,10 @@ def main(argv=None) -> int:
         if not torch.cuda.is_available():
             print("--device cuda: no CUDA device is available to torch here.", file=sys.stderr)
             return 2
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     run = suite.Run(device=args.device, quick=args.quick, log=lambda line: print(line, flush=True))
     results = run.run(args.sections)
     problems = harness.validate_results(results)

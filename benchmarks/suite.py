@@ -8,6 +8,8 @@ on, so a partial package still gives a results file.
 from __future__ import annotations
 
 import importlib.util
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -21,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from . import harness as H
-from . import models
+from . import models, nw_fresh
 
 __all__ = ["SIZES", "SECTIONS", "Run", "bare_linear_attention"]
 
@@ -43,7 +45,7 @@ SIZES = {
         "crossover_ns": [16, 32, 64, 128, 256, 512, 1024, 2048, 4096],
         "nw_n": 1_000_000,
         "nw_m": 10_000,
-        "nw_exact_every": 20,
+        "nw_exact_every": 40,
         "nw_bandwidth": 0.05,
         "nw_features": 256,
         "budget": 1.5,
@@ -70,6 +72,9 @@ SIZES = {
 }
 
 SECTIONS = ("noncausal", "causal", "softmax", "nw", "crossover", "course")
+
+# The environment `make execute` runs the notebooks in (NB_ENV in the Makefile).
+NOTEBOOK_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 def bare_linear_attention(q, k, v, eps: float = 1e-6):
@@ -256,67 +261,75 @@ class Run:
         lk, s = self.lk, self.size
         n, m, h, features = s["nw_n"], s["nw_m"], s["nw_bandwidth"], s["nw_features"]
         every = s["nw_exact_every"]
-        rng = np.random.default_rng(0)
-        x = rng.uniform(0.0, 1.0, n)
-        y = np.sin(2 * np.pi * x) + 0.3 * rng.normal(size=n)
-        x_query = np.linspace(0.0, 1.0, m)
-        sub = x_query[::every]
+        x, y, x_query = nw_fresh.problem(n, m)
+        y_std = float(np.std(y))
+
+        # The exact smoother: timed, and its memory read, in a fresh process (see nw_fresh.py).
+        with tempfile.TemporaryDirectory() as tmp:
+            saved = Path(tmp) / "exact.npy"
+            command = [sys.executable, "-m", "benchmarks.nw_fresh", "--n", str(n), "--m", str(m),
+                       "--every", str(every), "--bandwidth", str(h), "--repeats", "2" if self.quick else "3",
+                       "--threads", str(torch.get_num_threads()), "--save", str(saved)]
+            done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+            if done.returncode != 0:
+                raise RuntimeError(f"the exact smoother's run failed: {done.stderr.strip().splitlines()[-1:]}")
+            fresh = json.loads(done.stdout.strip().splitlines()[-1])
+            exact = np.load(saved)
+        queries = fresh["queries"]
+        exact_item = self.record("nw/exact", {"n": n, "m": queries, "bandwidth": h}, fresh["samples"],
+                                 fresh["peak_bytes"], seconds_full_m=H.median(fresh["samples"]) * m / queries,
+                                 peak_bytes_each=fresh["peak_bytes_each"],
+                                 peak_bytes_fewer_queries=fresh["peak_bytes_fewer_queries"],
+                                 fewer_queries=fresh["fewer_queries"])
+
         if self.device != "cpu":
-            x, y, x_query, sub = (torch.from_numpy(a).to(self.device) for a in (x, y, x_query, sub))
-        params = {"n": n, "m": len(sub), "bandwidth": h}
-        lk.nadaraya_watson(x, y, x_query[:4], bandwidth=h)  # warm-up, on four queries
-        kept = {}
-
-        def exact_call():
-            kept["exact"] = lk.nadaraya_watson(x, y, sub, bandwidth=h)
-
-        # The exact smoother takes seconds a call: its peak memory is read during the first
-        # timed call (reading VmHWM before and after costs nothing inside the timed region).
-        with H.PeakMemory(self.device) as mem:
-            exact_samples = H.time_calls(exact_call, repeats=1, warmup=0, device=self.device)
-        exact_samples += H.time_calls(exact_call, repeats=2, warmup=0, device=self.device)
-        exact = kept["exact"]
-        exact_item = self.record("nw/exact", params, exact_samples, mem.peak_bytes,
-                                 seconds_full_m=H.median(exact_samples) * m / len(sub))
+            x, y, x_query = (torch.from_numpy(a).to(self.device) for a in (x, y, x_query))
         rff_params = {"n": n, "m": m, "bandwidth": h, "num_features": features}
+        kept = {}
 
         def rff_call():
             kept["rff"] = lk.rff_nadaraya_watson(x, y, x_query, bandwidth=h, num_features=features, seed=0)
 
         rff_item = self.bench_group({"nw/rff": (rff_params, rff_call)}, budget=self.size["budget"] * 4,
                                     lo=3, hi=7)["nw/rff"]
-        approx = _to_numpy(kept["rff"])[::every]
-        exact = _to_numpy(exact)
-        y_std = float(np.std(_to_numpy(y)))
-        rms = float(np.sqrt(np.mean((approx - exact) ** 2))) / y_std
+        rms = float(np.sqrt(np.mean((_to_numpy(kept["rff"])[::every] - exact) ** 2))) / y_std
         rff_item["rms_over_std"] = rms
         self.target("nw_memory", f"exact `nadaraya_watson`, n = {n:,}: peak extra memory",
-                    exact_item["peak_bytes"], "<", 2**30, unit="bytes")
+                    exact_item["peak_bytes"], "<", 2**30, unit="bytes",
+                    note=f"on {queries} queries, in a fresh process")
         self.target("nw_rff_speedup",
                     f"`rff_nadaraya_watson` ({features} features), m = {m:,}: speed-up over the exact smoother",
                     H.ratio(exact_item["seconds_full_m"], rff_item["seconds"]), ">=", 10,
-                    note=f"exact timed on {len(sub)} of the {m:,} queries, scaled by {m // len(sub)}")
+                    note=f"exact timed on {queries} of the {m:,} queries, scaled by {m // queries}")
         self.target("nw_rff_rms", f"`rff_nadaraya_watson` ({features} features): RMS difference from the exact "
-                    f"smoother / std(y), over {len(sub)} queries", rms, "<", 0.01, unit="")
+                    f"smoother / std(y), over {queries} queries", rms, "<", 0.01, unit="")
+
         # What a deterministic choice of frequencies would do, with the same feature count:
         # a sketch for comparison, not a package function (see README.md).
         def sketch_call():
             kept["sketch"] = _quantile_feature_smoother(x, y, x_query, h, features)
 
-        qmc_item = self.bench_group({"nw/quantile-frequency sketch": (rff_params, sketch_call)},
-                                    budget=self.size["budget"] * 4, lo=3, hi=7,
-                                    memory=False)["nw/quantile-frequency sketch"]
-        qmc_item["rms_over_std"] = float(np.sqrt(np.mean((_to_numpy(kept["sketch"])[::every] - exact) ** 2))) / y_std
+        sketch_item = self.bench_group({"nw/quantile-frequency sketch": (rff_params, sketch_call)},
+                                       budget=self.size["budget"] * 4, lo=3, hi=7,
+                                       memory=False)["nw/quantile-frequency sketch"]
+        sketch_item["rms_over_std"] = float(
+            np.sqrt(np.mean((_to_numpy(kept["sketch"])[::every] - exact) ** 2))) / y_std
+
+        growth = H.ratio(fresh["peak_bytes"], fresh["peak_bytes_fewer_queries"])
         self.notes.append(
             f"Nadaraya-Watson: x ~ Uniform(0, 1), y = sin(2πx) + 0.3 ε, bandwidth {h}, float64. The exact "
-            f"smoother was timed on every {every}th of the {m:,} queries ({len(sub)} queries, the same blocks "
-            f"of work per query) and its time scaled by {m // len(sub)} — a linear extrapolation in m, exact "
-            "for a smoother that treats each query alone. Its peak memory is from that call; the memory of "
-            "the blocked smoother does not grow with m beyond the m output values.")
+            f"smoother ran in a fresh process (as a user's script would) on every {every}th of the {m:,} "
+            f"queries ({queries} queries, the same work per query), and its time was scaled by {m // queries}: "
+            "a linear extrapolation in m, exact for a smoother that treats each query alone. Its peak extra "
+            f"memory was {H.format_bytes(fresh['peak_bytes'])} on {queries} queries (the largest of the timed "
+            f"calls: {', '.join(H.format_bytes(b) for b in fresh['peak_bytes_each'])}) and "
+            f"{H.format_bytes(fresh['peak_bytes_fewer_queries'])} on {fresh['fewer_queries']}"
+            + (f" (×{growth:.3g}: it grows with the number of queries, so at all {m:,} it would be larger "
+               "still)." if growth and growth > 1.5 else " (it does not grow with the number of queries)."))
         self.notes.append(
             f"Random features: RMS difference / std(y) = {rms:.3g} with {features} i.i.d. frequencies; "
             f"the benchmarks-only sketch with {features} deterministic quantile frequencies (same cost) reaches "
-            f"{qmc_item['rms_over_std']:.3g} in {H.format_seconds(qmc_item['seconds'])}.")
+            f"{sketch_item['rms_over_std']:.3g} in {H.format_seconds(sketch_item['seconds'])}.")
 
     def crossovers(self) -> None:
         """Where non-causal linear attention overtakes softmax attention, for several d."""
@@ -358,16 +371,27 @@ class Run:
                 shutil.copy2(ROOT / "benchmarks" / "results.json", tmp / "benchmarks" / "results.json")
             execute = _load_executor()
             notebooks = {}
-            for path in sorted((tmp / "book").glob("*.ipynb")):
-                start = time.perf_counter()
-                try:
-                    execute(path)
-                except Exception as error:  # noqa: BLE001 - a failing notebook is a result too
-                    errors.append(f"{path.name} failed: {type(error).__name__}")
-                notebooks[path.name] = time.perf_counter() - start
-                self.log(f"  notebook {path.name:<40} {H.format_seconds(notebooks[path.name]):>10}")
+            # As `make execute`: the kernels run single-threaded (NB_ENV in the Makefile).
+            saved_env = {name: os.environ.get(name) for name in NOTEBOOK_ENV}
+            os.environ.update(NOTEBOOK_ENV)
+            try:
+                for path in sorted((tmp / "book").glob("*.ipynb")):
+                    start = time.perf_counter()
+                    try:
+                        execute(path)
+                    except Exception as error:  # noqa: BLE001 - a failing notebook is a result too
+                        errors.append(f"{path.name} failed: {type(error).__name__}")
+                    notebooks[path.name] = time.perf_counter() - start
+                    self.log(f"  notebook {path.name:<40} {H.format_seconds(notebooks[path.name]):>10}")
+            finally:
+                for name, value in saved_env.items():
+                    if value is None:
+                        os.environ.pop(name, None)
+                    else:
+                        os.environ[name] = value
+            # As `make book`, into a temporary directory.
             build = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(tmp), "--path-output",
-                     str(tmp / "out"), "-W", "-n", "--keep-going"]
+                     str(tmp / "out"), "-W", "-n", "--keep-going", "--all"]
             start = time.perf_counter()
             done = subprocess.run(build, capture_output=True, text=True)
             build_seconds = time.perf_counter() - start
@@ -416,6 +440,7 @@ class Run:
             "matmul": self.matmul,
             "memory": H.memory_method(self.device),
             "wall_seconds": time.perf_counter() - start,
+            "load_average_end": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         })
         self.notes.insert(0, (
             f"Attention inputs: {self.size['heads']} heads, d = d_v = {self.size['d']} unless a row says "
