@@ -188,6 +188,11 @@ def _smooth(q, k, v, log_kernel, *, mask, causal, log_key_weights, return_weight
         mask = mask.expand(*mask.shape[:-2], m, n)  # a view: lets us slice query rows
     block = m if return_weights else _block_rows(m, n, math.prod(batch_shape), q.element_size())
 
+    # Without autograd, write each block into one preallocated output: a list of
+    # per-block results kept between large temporaries fragments the heap.
+    in_place = not (torch.is_grad_enabled() and any(
+        t is not None and t.requires_grad for t in (q, k, v, log_key_weights)))
+    out_all = q.new_zeros(*batch_shape, m, v.shape[-1]) if in_place else None
     outputs, weights = [], []
     for start in range(0, m, block):
         stop = min(m, start + block)
@@ -196,7 +201,8 @@ def _smooth(q, k, v, log_kernel, *, mask, causal, log_key_weights, return_weight
         # visible one are never read, which also halves the work.
         keys = max(0, min(n, stop + n - m)) if causal else n
         if keys == 0:  # no query in this block may attend anything: output 0
-            outputs.append(q.new_zeros(*batch_shape, stop - start, v.shape[-1]))
+            if not in_place:
+                outputs.append(q.new_zeros(*batch_shape, stop - start, v.shape[-1]))
             continue
         logits = log_kernel(q[..., start:stop, :], k[..., :keys, :])
         if log_key_weights is not None:
@@ -209,10 +215,16 @@ def _smooth(q, k, v, log_kernel, *, mask, causal, log_key_weights, return_weight
             logits = logits.masked_fill(key_index > query_index, -math.inf)
         unnormalised, total = _unnormalised_weights(logits)
         # Dividing the (block, d_v) output is cheaper than dividing the (block, n) weights.
-        outputs.append((unnormalised @ v[..., :keys, :]) / total)
+        block_out = (unnormalised @ v[..., :keys, :]) / total
+        if in_place:
+            out_all[..., start:stop, :] = block_out
+        else:
+            outputs.append(block_out)
         if return_weights:
             weights.append(unnormalised / total)
 
+    if in_place:
+        outputs = [out_all]
     if not outputs:  # no queries at all
         outputs.append(q.new_zeros(*batch_shape, 0, v.shape[-1]))
     out = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=-2)
@@ -390,7 +402,10 @@ def softmax_attention(q, k, v, *, scale=None, mask=None, causal=False, return_we
     """Scaled dot-product (softmax) attention: N-W smoothing with ``K = exp(scale q.k)``.
 
     ``out_i = sum_j softmax_j(scale * q_i . k_j) v_j``. This is exactly
-    :func:`kernel_smoother` with ``kernel="exp_dot"``.
+    :func:`kernel_smoother` with ``kernel="exp_dot"``. When the weights are not asked
+    for, float32/float64 inputs go through PyTorch's fused
+    ``scaled_dot_product_attention`` (same numbers to rounding, tested; never holds the
+    m x n matrix); everything else goes through the smoother itself.
 
     Parameters
     ----------
@@ -435,8 +450,52 @@ def softmax_attention(q, k, v, *, scale=None, mask=None, causal=False, return_we
     >>> print(np.round(w, 4), np.round(out, 4))
     [[0.7311 0.2689]] [[12.6894]]
     """
-    return kernel_smoother(q, k, v, kernel="exp_dot", scale=scale, mask=mask, causal=causal,
-                           return_weights=return_weights)
+    if return_weights:
+        return kernel_smoother(q, k, v, kernel="exp_dot", scale=scale, mask=mask, causal=causal,
+                               return_weights=True)
+    q, k, v, mask, _, restore, dtype = _prepare(q, k, v, mask, None)
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
+    scale_tensor = _positive_tensor(scale, "scale", q)
+    if _fused_kernel_applies(q, k, v, mask, causal, scale_tensor):
+        out = _fused_softmax_attention(q, k, v, mask, bool(causal), float(scale_tensor))
+    else:
+        out = _smooth(q, k, v, lambda q_block, k_all: _exp_dot(q_block, k_all, scale=scale_tensor),
+                      mask=mask, causal=bool(causal), log_key_weights=None, return_weights=False)
+    return _finish(out, dtype, restore)
+
+
+def _fused_kernel_applies(q, k, v, mask, causal, scale):
+    """Whether torch's fused attention computes exactly what the smoother above would.
+
+    It does for float32/float64 without a gradient through ``scale``, with causal masks
+    only when m == n (torch aligns them at the top left, we at the bottom right).
+    """
+    return (q.dtype in (torch.float32, torch.float64)
+            and not scale.requires_grad
+            and not (causal and q.shape[-2] != k.shape[-2])
+            and not (causal and mask is not None))
+
+
+def _fused_softmax_attention(q, k, v, mask, causal, scale):
+    """Softmax attention through ``torch.nn.functional.scaled_dot_product_attention``.
+
+    The same smoother, computed by a fused kernel that streams over keys (never holding
+    the m x n matrix) -- as fast as PyTorch's own. Rows with no admissible key are set to
+    0, our documented answer for an empty training set.
+    """
+    batch = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    # The fused kernels want (batch, heads, length, dim): fold every leading dim into one.
+    q4, k4, v4 = (t.expand(*batch, *t.shape[-2:]).reshape(1, -1, *t.shape[-2:]) for t in (q, k, v))
+    mask4 = mask  # a (m, n) mask broadcasts as it is
+    if mask is not None and mask.ndim > 2:
+        mask4 = mask.expand(*batch, q.shape[-2], k.shape[-2]).reshape(1, -1, q.shape[-2], k.shape[-2])
+    out = torch.nn.functional.scaled_dot_product_attention(q4, k4, v4, attn_mask=mask4,
+                                                           is_causal=causal, scale=scale)
+    out = out.reshape(*batch, q.shape[-2], v.shape[-1])
+    if mask is not None:
+        empty = ~mask.any(dim=-1, keepdim=True)
+        out = out.masked_fill(empty, 0.0)
+    return out
 
 
 def gaussian_attention(q, k, v, *, bandwidth, mask=None, causal=False, return_weights=False):

@@ -640,7 +640,9 @@ def rff_nadaraya_watson(x_train, y_train, x_query, *, bandwidth, num_features, s
         Number of random directions (the feature vector has 2 * num_features entries).
     seed, generator :
         Exactly one, as in :func:`~lenakernel.sample_projection`.
-    kind : {"orthogonal", "iid"}, default "orthogonal"
+    kind : {"orthogonal", "iid", "stratified"}, default "orthogonal"
+        How the directions are drawn (:func:`~lenakernel.sample_projection`). For 1-D
+        inputs ``"stratified"`` is by far the most accurate for a given ``num_features``.
 
     Returns
     -------
@@ -657,6 +659,10 @@ def rff_nadaraya_watson(x_train, y_train, x_query, *, bandwidth, num_features, s
     >>> exact = weights @ y / weights.sum(1)
     >>> approx = rff_nadaraya_watson(x, y, grid, bandwidth=0.1, num_features=1000, seed=0)
     >>> bool(np.abs(approx - exact).max() < 0.02)
+    True
+    >>> stratified = rff_nadaraya_watson(x, y, grid, bandwidth=0.1, num_features=256, seed=0,
+    ...                                  kind="stratified")
+    >>> bool(np.abs(stratified - exact).max() < 0.005)
     True
     """
     tensors, restore = as_tensors(x_train=x_train, y_train=y_train, x_query=x_query)

@@ -198,3 +198,34 @@ def test_torch_estimates_match_numpy():
         from_torch = feature_map(torch.from_numpy(X), projection)
         assert isinstance(from_torch, torch.Tensor)
         assert np.allclose(from_numpy, from_torch.numpy()), name
+
+
+# --- stratified directions (1-D) -------------------------------------------------------
+
+def test_stratified_directions_have_one_draw_per_equal_probability_slice():
+    omega = lk.sample_projection(100, 1, kind="stratified", seed=3)[:, 0].to(torch.float64)
+    # Slice i of N(0, 1) is the interval of probability [i/m, (i+1)/m).
+    probabilities = torch.special.ndtr(omega)
+    slices = torch.floor(probabilities * 100)
+    assert torch.equal(slices, torch.arange(100, dtype=torch.float64))
+
+
+def test_stratified_fourier_features_are_unbiased_and_beat_iid():
+    distance, m, repetitions = 0.7, 32, 400
+    exact = np.exp(-distance ** 2 / 2)
+    estimates = {}
+    for kind in ("iid", "stratified"):
+        values = []
+        for seed in range(repetitions):
+            omega = lk.sample_projection(m, 1, kind=kind, seed=seed).numpy()
+            values.append(np.cos(omega[:, 0] * distance).mean())
+        estimates[kind] = np.array(values)
+    stratified = estimates["stratified"]
+    standard_error = stratified.std(ddof=1) / np.sqrt(repetitions)
+    assert abs(stratified.mean() - exact) < 4 * standard_error + 1e-12
+    assert np.mean((stratified - exact) ** 2) < 0.1 * np.mean((estimates["iid"] - exact) ** 2)
+
+
+def test_stratified_needs_one_dimension():
+    with pytest.raises(ValueError, match="kind='stratified'.*dim=1"):
+        lk.sample_projection(8, 3, kind="stratified", seed=0)
