@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from . import harness as H
 from . import models, nw_fresh
 
-__all__ = ["SIZES", "SECTIONS", "Run", "bare_linear_attention"]
+__all__ = ["SIZES", "SECTIONS", "Run", "bare_linear_attention", "nw_memory_note"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -284,11 +284,12 @@ class Run:
 
         if self.device != "cpu":
             x, y, x_query = (torch.from_numpy(a).to(self.device) for a in (x, y, x_query))
-        rff_params = {"n": n, "m": m, "bandwidth": h, "num_features": features}
+        rff_params = {"n": n, "m": m, "bandwidth": h, "num_features": features, "kind": "stratified"}
         kept = {}
 
         def rff_call():
-            kept["rff"] = lk.rff_nadaraya_watson(x, y, x_query, bandwidth=h, num_features=features, seed=0)
+            kept["rff"] = lk.rff_nadaraya_watson(x, y, x_query, bandwidth=h, num_features=features, seed=0,
+                                                 kind="stratified")
 
         rff_item = self.bench_group({"nw/rff": (rff_params, rff_call)}, budget=self.size["budget"] * 4,
                                     lo=3, hi=7)["nw/rff"]
@@ -298,38 +299,18 @@ class Run:
                     exact_item["peak_bytes"], "<", 2**30, unit="bytes",
                     note=f"on {queries} queries, in a fresh process")
         self.target("nw_rff_speedup",
-                    f"`rff_nadaraya_watson` ({features} features), m = {m:,}: speed-up over the exact smoother",
+                    f"`rff_nadaraya_watson` ({features} stratified features), m = {m:,}: "
+                    "speed-up over the exact smoother",
                     H.ratio(exact_item["seconds_full_m"], rff_item["seconds"]), ">=", 10,
                     note=f"exact timed on {queries} of the {m:,} queries, scaled by {m // queries}")
-        self.target("nw_rff_rms", f"`rff_nadaraya_watson` ({features} features): RMS difference from the exact "
-                    f"smoother / std(y), over {queries} queries", rms, "<", 0.01, unit="")
+        self.target("nw_rff_rms", f"`rff_nadaraya_watson` ({features} stratified features): RMS difference "
+                    f"from the exact smoother / std(y), over {queries} queries", rms, "<", 0.01, unit="")
 
-        # What a deterministic choice of frequencies would do, with the same feature count:
-        # a sketch for comparison, not a package function (see README.md).
-        def sketch_call():
-            kept["sketch"] = _quantile_feature_smoother(x, y, x_query, h, features)
-
-        sketch_item = self.bench_group({"nw/quantile-frequency sketch": (rff_params, sketch_call)},
-                                       budget=self.size["budget"] * 4, lo=3, hi=7,
-                                       memory=False)["nw/quantile-frequency sketch"]
-        sketch_item["rms_over_std"] = float(
-            np.sqrt(np.mean((_to_numpy(kept["sketch"])[::every] - exact) ** 2))) / y_std
-
-        growth = H.ratio(fresh["peak_bytes"], fresh["peak_bytes_fewer_queries"])
+        self.notes.append(nw_memory_note(fresh, every=every, m=m, bandwidth=h))
         self.notes.append(
-            f"Nadaraya-Watson: x ~ Uniform(0, 1), y = sin(2πx) + 0.3 ε, bandwidth {h}, float64. The exact "
-            f"smoother ran in a fresh process (as a user's script would) on every {every}th of the {m:,} "
-            f"queries ({queries} queries, the same work per query), and its time was scaled by {m // queries}: "
-            "a linear extrapolation in m, exact for a smoother that treats each query alone. Its peak extra "
-            f"memory was {H.format_bytes(fresh['peak_bytes'])} on {queries} queries (the largest of the timed "
-            f"calls: {', '.join(H.format_bytes(b) for b in fresh['peak_bytes_each'])}) and "
-            f"{H.format_bytes(fresh['peak_bytes_fewer_queries'])} on {fresh['fewer_queries']}"
-            + (f" (×{growth:.3g}: it grows with the number of queries, so at all {m:,} it would be larger "
-               "still)." if growth and growth > 1.5 else " (it does not grow with the number of queries)."))
-        self.notes.append(
-            f"Random features: RMS difference / std(y) = {rms:.3g} with {features} i.i.d. frequencies; "
-            f"the benchmarks-only sketch with {features} deterministic quantile frequencies (same cost) reaches "
-            f"{sketch_item['rms_over_std']:.3g} in {H.format_seconds(sketch_item['seconds'])}.")
+            f"Random features: {features} stratified frequencies (`kind=\"stratified\"`: one draw per "
+            f"equal-probability slice of N(0, 1), scaled by 1/h), seed 0; RMS difference from the exact "
+            f"smoother / std(y) = {rms:.3g} over {queries} queries.")
 
     def crossovers(self) -> None:
         """Where non-causal linear attention overtakes softmax attention, for several d."""
@@ -464,30 +445,30 @@ def _to_numpy(value):
     return np.asarray(value)
 
 
-def _quantile_feature_smoother(x, y, x_query, bandwidth, num_features):
-    """Gaussian N-W through Fourier features at deterministic frequencies (1-D sketch).
+def nw_memory_note(fresh: dict, *, every: int, m: int, bandwidth: float) -> str:
+    """The results' note on the exact smoother: how it was timed, and its peak memory.
 
-    The frequencies are the midpoints of ``num_features`` equal-probability slices of
-    N(0, 1/h^2) instead of random draws: a quadrature of the same integral, whose error
-    falls far faster than Monte Carlo's 1/sqrt(D) for smooth 1-D data. Not a package
-    function: it shows what a change of frequencies would buy at the same cost.
+    The peak is compared between the calls on all the timed queries and the call on a
+    fifth of them. It is said to grow only if even the smallest peak on all the queries
+    exceeds the peak on fewer by half: with two threads the allocator's layout, and so
+    the peak, varies from call to call by about that much.
     """
-    from scipy.special import ndtri
-
-    xt, yt, xq = (torch.as_tensor(a) for a in (x, y, x_query))
-    omega = torch.as_tensor(ndtri((np.arange(num_features) + 0.5) / num_features), dtype=xt.dtype,
-                            device=xt.device) / bandwidth
-    total = xt.new_zeros(2 * num_features)
-    mass = xt.new_zeros(2 * num_features)
-    block = max(1, 2**21 // (2 * num_features))
-    for start in range(0, xt.shape[0], block):
-        angles = xt[start:start + block, None] * omega
-        features = torch.cat([torch.cos(angles), torch.sin(angles)], dim=1)
-        total += features.mT @ yt[start:start + block]
-        mass += features.sum(0)
-    angles = xq[:, None] * omega
-    features = torch.cat([torch.cos(angles), torch.sin(angles)], dim=1)
-    return (features @ total) / (features @ mass)
+    queries, fewer = fresh["queries"], fresh["fewer_queries"]
+    each, few = fresh["peak_bytes_each"], fresh["peak_bytes_fewer_queries"]
+    text = (f"Nadaraya-Watson: x ~ Uniform(0, 1), y = sin(2πx) + 0.3 ε, bandwidth {bandwidth}, float64. The "
+            f"exact smoother ran in a fresh process (as a user's script would) on every {every}th of the "
+            f"{m:,} queries ({queries} queries, the same work per query), and its time was scaled by "
+            f"{m // queries}: a linear extrapolation in m, exact for a smoother that treats each query alone. "
+            f"Its peak extra memory on {queries} queries was {H.format_bytes(min(each))} to "
+            f"{H.format_bytes(max(each))} over the {len(each)} timed calls "
+            f"({', '.join(H.format_bytes(b) for b in each)}; the target uses the largest), and "
+            f"{H.format_bytes(few)} on {fewer} queries")
+    if min(each) > 1.5 * few:
+        return text + (f": even the smallest peak on {queries} queries is ×{min(each) / few:.3g} that on "
+                       f"{fewer}, so the peak grows with the number of queries.")
+    return text + (f": with ×{queries / fewer:.3g} the queries, the peaks stay within the spread from call to "
+                   f"call (the smallest on {queries} queries is ×{min(each) / few:.3g} that on {fewer}): "
+                   "no growth with the number of queries is seen.")
 
 
 def _load_executor():

@@ -403,7 +403,7 @@ def softmax_attention(q, k, v, *, scale=None, mask=None, causal=False, return_we
 
     ``out_i = sum_j softmax_j(scale * q_i . k_j) v_j``. This is exactly
     :func:`kernel_smoother` with ``kernel="exp_dot"``. When the weights are not asked
-    for, float32/float64 inputs go through PyTorch's fused
+    for, non-causal float32/float64 inputs go through PyTorch's fused
     ``scaled_dot_product_attention`` (same numbers to rounding, tested; never holds the
     m x n matrix); everything else goes through the smoother itself.
 
@@ -457,7 +457,7 @@ def softmax_attention(q, k, v, *, scale=None, mask=None, causal=False, return_we
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
     scale_tensor = _positive_tensor(scale, "scale", q)
     if _fused_kernel_applies(q, k, v, mask, causal, scale_tensor):
-        out = _fused_softmax_attention(q, k, v, mask, bool(causal), float(scale_tensor))
+        out = _fused_softmax_attention(q, k, v, mask, float(scale_tensor))
     else:
         out = _smooth(q, k, v, lambda q_block, k_all: _exp_dot(q_block, k_all, scale=scale_tensor),
                       mask=mask, causal=bool(causal), log_key_weights=None, return_weights=False)
@@ -467,16 +467,15 @@ def softmax_attention(q, k, v, *, scale=None, mask=None, causal=False, return_we
 def _fused_kernel_applies(q, k, v, mask, causal, scale):
     """Whether torch's fused attention computes exactly what the smoother above would.
 
-    It does for float32/float64 without a gradient through ``scale``, with causal masks
-    only when m == n (torch aligns them at the top left, we at the bottom right).
+    It does for float32/float64 without a gradient through ``scale`` and without
+    ``causal``: the blocked smoother never reads a future key at all, so an earlier
+    output is bit-for-bit independent of later tokens, which the fused kernel does not
+    promise.
     """
-    return (q.dtype in (torch.float32, torch.float64)
-            and not scale.requires_grad
-            and not (causal and q.shape[-2] != k.shape[-2])
-            and not (causal and mask is not None))
+    return q.dtype in (torch.float32, torch.float64) and not scale.requires_grad and not causal
 
 
-def _fused_softmax_attention(q, k, v, mask, causal, scale):
+def _fused_softmax_attention(q, k, v, mask, scale):
     """Softmax attention through ``torch.nn.functional.scaled_dot_product_attention``.
 
     The same smoother, computed by a fused kernel that streams over keys (never holding
@@ -489,8 +488,7 @@ def _fused_softmax_attention(q, k, v, mask, causal, scale):
     mask4 = mask  # a (m, n) mask broadcasts as it is
     if mask is not None and mask.ndim > 2:
         mask4 = mask.expand(*batch, q.shape[-2], k.shape[-2]).reshape(1, -1, q.shape[-2], k.shape[-2])
-    out = torch.nn.functional.scaled_dot_product_attention(q4, k4, v4, attn_mask=mask4,
-                                                           is_causal=causal, scale=scale)
+    out = torch.nn.functional.scaled_dot_product_attention(q4, k4, v4, attn_mask=mask4, scale=scale)
     out = out.reshape(*batch, q.shape[-2], v.shape[-1])
     if mask is not None:
         empty = ~mask.any(dim=-1, keepdim=True)

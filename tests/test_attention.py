@@ -334,3 +334,19 @@ def test_bad_input_raises_naming_the_argument(call, error, name):
     q, k, v = draw(16, (3, 3), (4, 3), (4, 2))
     with pytest.raises(error, match=name):
         call(q, k, v)
+
+
+@pytest.mark.parametrize("dtype, tol", [(torch.float64, 1e-12), (torch.float32, 1e-5)])
+def test_fused_path_without_weights_equals_the_smoother(dtype, tol):
+    # Without weights, softmax_attention goes through torch's fused kernel; it must give
+    # the smoother's numbers, masks and fully masked rows (output 0) included.
+    generator = torch.Generator().manual_seed(7)
+    q, k, v = (torch.randn(2, 3, 9, 5, generator=generator, dtype=dtype) for _ in range(3))
+    mask = torch.rand(9, 9, generator=generator) > 0.4
+    mask[2] = False
+    for kwargs in ({}, {"mask": mask}, {"mask": mask, "scale": 0.3}):
+        fused = lk.softmax_attention(q, k, v, **kwargs)
+        smoother = lk.kernel_smoother(q, k, v, kernel="exp_dot", **kwargs)
+        assert fused.dtype == dtype
+        assert torch.allclose(fused, smoother, atol=tol, rtol=tol)
+    assert torch.equal(lk.softmax_attention(q, k, v, mask=mask)[..., 2, :], torch.zeros(2, 3, 5, dtype=dtype))
