@@ -95,6 +95,32 @@ def check_same_size(a: torch.Tensor, a_name: str, a_axis: int, b: torch.Tensor, 
         )
 
 
+def broadcast_leading(trailing: int, what: str = "leading (batch/head)", **arrays: torch.Tensor) -> torch.Size:
+    """The broadcast shape of the arrays' leading dimensions (all but the last ``trailing``).
+
+    Raises ``ValueError`` naming every argument and its shape when they do not broadcast.
+
+    Examples
+    --------
+    >>> import torch
+    >>> broadcast_leading(2, q=torch.zeros(4, 3, 5), k=torch.zeros(1, 7, 5))
+    torch.Size([4])
+    >>> broadcast_leading(2, q=torch.zeros(4, 3, 5), k=torch.zeros(2, 7, 5))
+    Traceback (most recent call last):
+    ...
+    ValueError: the leading (batch/head) dimensions of `q` (4,) and `k` (2,) do not broadcast; got shapes (4, 3, 5) and (2, 7, 5).
+    """
+    try:
+        return torch.broadcast_shapes(*(t.shape[: t.ndim - trailing] for t in arrays.values()))
+    except RuntimeError:
+        names = [f"`{n}` {tuple(t.shape[: t.ndim - trailing])}" for n, t in arrays.items()]
+        shapes = [str(tuple(t.shape)) for t in arrays.values()]
+        raise ValueError(
+            f"the {what} dimensions of {', '.join(names[:-1])} and {names[-1]} do not broadcast; "
+            f"got shapes {', '.join(shapes[:-1])} and {shapes[-1]}."
+        ) from None
+
+
 def check_positive_scalar(value, name: str) -> None:
     """Raise ``TypeError``/``ValueError`` unless ``value`` is a finite number > 0.
 

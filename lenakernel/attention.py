@@ -53,13 +53,7 @@ def _check_qk(q, k):
     _v.check_min_ndim(q, "q", 2, "(..., m, d)")
     _v.check_min_ndim(k, "k", 2, "(..., n, d)")
     _v.check_same_size(q, "q", -1, k, "k", -1, "feature size d (last axis)")
-    try:
-        torch.broadcast_shapes(q.shape[:-2], k.shape[:-2])
-    except RuntimeError:
-        raise ValueError(
-            f"the leading (batch/head) dimensions of `q` {tuple(q.shape[:-2])} and `k` "
-            f"{tuple(k.shape[:-2])} do not broadcast."
-        ) from None
+    _v.broadcast_leading(2, q=q, k=k)
     _v.check_finite(q, "q")
     _v.check_finite(k, "k")
 
@@ -244,13 +238,7 @@ def _prepare(q, k, v, mask, key_weights):
     _v.check_same_size(k, "k", -2, v, "v", -2, "number of keys n (second-to-last axis)")
     _v.check_finite(v, "v")
     m, n = q.shape[-2], k.shape[-2]
-    try:
-        batch = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
-    except RuntimeError:
-        raise ValueError(
-            f"the leading (batch/head) dimensions of `q` {tuple(q.shape[:-2])}, `k` "
-            f"{tuple(k.shape[:-2])} and `v` {tuple(v.shape[:-2])} do not broadcast."
-        ) from None
+    batch = _v.broadcast_leading(2, q=q, k=k, v=v)
 
     mask = _as_bool_mask(mask, q)
     if mask is not None:

@@ -29,13 +29,7 @@ def _pair(x, y, num_features):
     _validation.check_min_ndim(x, "x", 1, "(..., d)")
     _validation.check_min_ndim(y, "y", 1, "(..., d)")
     _validation.check_same_size(x, "x", -1, y, "y", -1, "dimension d (last axis)")
-    try:
-        torch.broadcast_shapes(x.shape[:-1], y.shape[:-1])
-    except RuntimeError:
-        raise ValueError(
-            f"the leading dimensions of `x` (shape {tuple(x.shape)}) and `y` "
-            f"(shape {tuple(y.shape)}) must broadcast against each other."
-        ) from None
+    _validation.broadcast_leading(1, what="leading", x=x, y=y)
     _validation.check_finite(x, "x")
     _validation.check_finite(y, "y")
     return x, y, m, restore

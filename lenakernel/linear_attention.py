@@ -76,14 +76,7 @@ def _check_qkv(q, k, v, causal: bool):
     _v.check_same_size(k, "k", -2, v, "v", -2, "number of keys n (second-to-last axis)")
     if causal:
         _v.check_same_size(q, "q", -2, k, "k", -2, "sequence length (causal attention needs m == n)")
-    try:
-        lead = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
-    except RuntimeError:
-        raise ValueError(
-            "the leading (batch/head) dimensions of `q`, `k` and `v` must broadcast; got shapes "
-            f"{tuple(q.shape)}, {tuple(k.shape)} and {tuple(v.shape)}."
-        ) from None
-    return lead
+    return _v.broadcast_leading(2, q=q, k=k, v=v)
 
 
 def _work_dtype(t: torch.Tensor) -> torch.dtype:

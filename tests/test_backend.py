@@ -200,3 +200,10 @@ def test_check_choice():
     V.check_choice("a", "mode", ("a", "b"))
     with pytest.raises(ValueError, match="`mode` must be one of 'a', 'b'; got 'c'"):
         V.check_choice("c", "mode", ("a", "b"))
+
+
+def test_broadcast_leading_returns_the_shape_or_names_every_argument():
+    q, k, v = torch.zeros(4, 1, 3, 5), torch.zeros(2, 7, 5), torch.zeros(2, 7, 6)
+    assert V.broadcast_leading(2, q=q, k=k, v=v) == torch.Size([4, 2])
+    with pytest.raises(ValueError, match=r"`q` \(4, 1\), `k` \(3,\) and `v` \(2,\) do not broadcast"):
+        V.broadcast_leading(2, q=q, k=torch.zeros(3, 7, 5), v=torch.zeros(2, 7, 6))
