@@ -182,12 +182,10 @@ def _smooth(q, k, v, log_kernel, *, mask, causal, log_key_weights, return_weight
         mask = mask.expand(*mask.shape[:-2], m, n)  # a view: lets us slice query rows
     block = m if return_weights else _block_rows(m, n, math.prod(batch_shape), q.element_size())
 
-    # Without autograd, write each block into one preallocated output: a list of
-    # per-block results kept between large temporaries fragments the heap.
-    in_place = not (torch.is_grad_enabled() and any(
-        t is not None and t.requires_grad for t in (q, k, v, log_key_weights)))
-    out_all = q.new_zeros(*batch_shape, m, v.shape[-1]) if in_place else None
-    outputs, weights = [], []
+    # Write each block into one output allocated once (slice assignment keeps autograd):
+    # a list of per-block results kept between large temporaries fragments the heap.
+    out = q.new_zeros(*batch_shape, m, v.shape[-1])
+    weights = []
     for start in range(0, m, block):
         stop = min(m, start + block)
         # Causal, aligned at the bottom right: query i sees keys j <= i + (n - m), so the
@@ -195,8 +193,6 @@ def _smooth(q, k, v, log_kernel, *, mask, causal, log_key_weights, return_weight
         # visible one are never read, which also halves the work.
         keys = max(0, min(n, stop + n - m)) if causal else n
         if keys == 0:  # no query in this block may attend anything: output 0
-            if not in_place:
-                outputs.append(q.new_zeros(*batch_shape, stop - start, v.shape[-1]))
             continue
         logits = log_kernel(q[..., start:stop, :], k[..., :keys, :])
         if log_key_weights is not None:
@@ -209,19 +205,10 @@ def _smooth(q, k, v, log_kernel, *, mask, causal, log_key_weights, return_weight
             logits = logits.masked_fill(key_index > query_index, -math.inf)
         unnormalised, total = _unnormalised_weights(logits)
         # Dividing the (block, d_v) output is cheaper than dividing the (block, n) weights.
-        block_out = (unnormalised @ v[..., :keys, :]) / total
-        if in_place:
-            out_all[..., start:stop, :] = block_out
-        else:
-            outputs.append(block_out)
+        out[..., start:stop, :] = (unnormalised @ v[..., :keys, :]) / total
         if return_weights:
             weights.append(unnormalised / total)
 
-    if in_place:
-        outputs = [out_all]
-    if not outputs:  # no queries at all
-        outputs.append(q.new_zeros(*batch_shape, 0, v.shape[-1]))
-    out = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=-2)
     if not return_weights:
         return out
     # One block holds every query, so keys == n unless nothing at all may be attended.

@@ -79,6 +79,14 @@ def _check_qkv(q, k, v, causal: bool):
     return _v.broadcast_leading(2, q=q, k=k, v=v)
 
 
+def _check_options(causal, method, chunk_size) -> int:
+    """Validate the options shared by the linear-attention functions; return chunk_size."""
+    if not isinstance(causal, bool):
+        raise TypeError(f"`causal` must be True or False; got {causal!r}.")
+    _v.check_choice(method, "method", METHODS)
+    return _v.check_positive_int(chunk_size, "chunk_size")
+
+
 def _work_dtype(t: torch.Tensor) -> torch.dtype:
     # Sums of many features need more than float16/bfloat16's 8-11 bits of mantissa.
     return torch.float32 if t.dtype in _LOW_PRECISION else t.dtype
@@ -271,10 +279,7 @@ def linear_attention(q, k, v, *, feature_map="elu+1", causal=False, method="chun
     """
     tensors, restore = as_tensors(q=q, k=k, v=v)
     q, k, v = tensors["q"], tensors["k"], tensors["v"]
-    if not isinstance(causal, bool):
-        raise TypeError(f"`causal` must be True or False; got {causal!r}.")
-    _v.check_choice(method, "method", METHODS)
-    chunk_size = _v.check_positive_int(chunk_size, "chunk_size")
+    chunk_size = _check_options(causal, method, chunk_size)
     eps = _check_eps(eps)
     phi = _resolve_feature_map(feature_map)
     _check_qkv(q, k, v, causal)
@@ -559,10 +564,7 @@ def favor_attention(q, k, v, *, projection, scale=None, causal=False, method="ch
     """
     tensors, restore = as_tensors(q=q, k=k, v=v)
     q, k, v = tensors["q"], tensors["k"], tensors["v"]
-    if not isinstance(causal, bool):
-        raise TypeError(f"`causal` must be True or False; got {causal!r}.")
-    _v.check_choice(method, "method", METHODS)
-    chunk_size = _v.check_positive_int(chunk_size, "chunk_size")
+    chunk_size = _check_options(causal, method, chunk_size)
     _check_qkv(q, k, v, causal)
     out_dtype = q.dtype
     work = _work_dtype(q)

@@ -116,14 +116,11 @@ def _smooth(x_train, y_train, x_query, log_kernel_sq, bandwidth, *, exclude_self
     h = float(bandwidth.detach())
     tiny = h * h < 1e-300  # 1 / h**2 would overflow: divide by h twice instead
     inverse_h2 = 1.0 / (bandwidth * bandwidth)  # u**2 = squared distance / h**2
-    # Write each block into preallocated outputs: keeping a list of small per-block
-    # results between large temporaries fragments the heap and grows peak memory.
-    needs_graph = torch.is_grad_enabled() and (bandwidth.requires_grad or x_train.requires_grad
-                                              or y_train.requires_grad or x_query.requires_grad)
-    predictions, weight_blocks = [], []
-    if not needs_graph:
-        pred_out = y_train.new_empty((m, y_train.shape[1]))
-        weights_out = y_train.new_empty((m, n)) if return_weights else None
+    # Write each block into outputs allocated once (slice assignment keeps autograd):
+    # a list of small per-block results kept between large temporaries fragments the
+    # heap, and peak memory would grow with the number of queries.
+    predictions = y_train.new_zeros((m, y_train.shape[1]))
+    weights = y_train.new_zeros((m, n)) if return_weights else None
     for start in range(0, m, rows):
         stop = min(start + rows, m)
         sq_dist = _squared_distances(x_query[start:stop], x_train)  # (b, n)
@@ -149,21 +146,10 @@ def _smooth(x_train, y_train, x_query, log_kernel_sq, bandwidth, *, exclude_self
         # exp(0) = 1 before normalising; nothing overflows and the sum is never 0.
         unnormalised = torch.exp(log_w - row_max.detach())
         total = unnormalised.sum(dim=1, keepdim=True)
-        if needs_graph:  # autograd needs out-of-place results
-            predictions.append((unnormalised @ y_train) / total)
-            if return_weights:
-                weight_blocks.append(unnormalised / total)
-        else:
-            torch.matmul(unnormalised, y_train, out=pred_out[start:stop]).div_(total)
-            if return_weights:
-                torch.div(unnormalised, total, out=weights_out[start:stop])
-    if not needs_graph:
-        return pred_out, weights_out
-    if m == 0:
-        empty_pred = y_train.new_zeros((0, y_train.shape[1]))
-        return empty_pred, (y_train.new_zeros((0, n)) if return_weights else None)
-    pred = torch.cat(predictions)
-    return pred, (torch.cat(weight_blocks) if return_weights else None)
+        predictions[start:stop] = (unnormalised @ y_train) / total
+        if return_weights:
+            weights[start:stop] = unnormalised / total
+    return predictions, weights
 
 
 # ----------------------------------------------------------------------------------
