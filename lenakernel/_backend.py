@@ -16,6 +16,23 @@ import torch
 __all__: list[str] = []
 
 
+def _initialise_vector_math() -> None:
+    """Make torch's first elementwise exp run on one thread, once, at import.
+
+    With the CPU build of torch 2.13 on a 2-core machine, the first call of an elementwise
+    math function (exp, log, sin, ...) on a tensor big enough to be split across threads
+    sometimes came back wrong on one thread's half: relative errors near 3e-9 in float64
+    instead of 1e-16, in about one fresh process in four (measured; see
+    ``tests/test_backend.py``). The library under those functions seems to initialise
+    itself lazily, and two threads doing that at once race. One call on a single element
+    initialises it on the main thread first, and the race never happens.
+    """
+    torch.exp(torch.zeros(1, dtype=torch.float64))
+
+
+_initialise_vector_math()
+
+
 def _is_array_like(value) -> bool:
     return isinstance(value, (np.ndarray, list, tuple, numbers.Number, np.generic))
 

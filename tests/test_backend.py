@@ -1,5 +1,8 @@
 """Tests for lenakernel._backend (NumPy/torch conversion) and lenakernel._validation."""
 
+import os
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -207,3 +210,28 @@ def test_broadcast_leading_returns_the_shape_or_names_every_argument():
     assert V.broadcast_leading(2, q=q, k=k, v=v) == torch.Size([4, 2])
     with pytest.raises(ValueError, match=r"`q` \(4, 1\), `k` \(3,\) and `v` \(2,\) do not broadcast"):
         V.broadcast_leading(2, q=q, k=torch.zeros(3, 7, 5), v=torch.zeros(2, 7, 6))
+
+
+# A fresh process per probe: the race it guards against happens only on the first
+# elementwise call in a process. Two threads, forced, so that the call is split.
+_FIRST_EXP_PROBE = """
+import numpy as np, torch
+torch.set_num_threads(2)
+import lenakernel
+x = -np.abs(np.random.default_rng(0).normal(size=(300, 16)))
+first = torch.exp(torch.from_numpy(x)).numpy()
+print(int((np.abs(first - np.exp(x)) > 1e-14).sum()))
+"""
+
+
+def test_first_elementwise_exp_after_import_is_accurate_in_fresh_processes():
+    # Without the warm-up in lenakernel._backend, about one process in four got ~half of
+    # these values wrong by ~3e-9, so twelve clean processes in a row would be luck (3%).
+    env = dict(os.environ, OMP_NUM_THREADS="2", MKL_NUM_THREADS="2")
+    # One after another: the race needs both threads on a core at once.
+    wrong_counts = [
+        int(subprocess.run([sys.executable, "-c", _FIRST_EXP_PROBE], env=env, check=True,
+                           capture_output=True, text=True, timeout=120).stdout)
+        for _ in range(12)
+    ]
+    assert wrong_counts == [0] * 12, f"values wrong per fresh process: {wrong_counts}"
