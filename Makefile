@@ -57,5 +57,9 @@ dist: $(STAMP) $(RELEASE_VENV)/.installed-stamp
 	$(RELEASE_VENV)/bin/twine check --strict dist/*
 	$(PY) scripts/check_dist.py dist
 
+# The whole book as one PDF (needs Chromium): _build/pdf/attention-is-a-kernel-method.pdf
+pdf: $(STAMP)
+	$(PY) scripts/build_pdf.py
+
 clean:
 	rm -rf _build
