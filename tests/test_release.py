@@ -51,3 +51,9 @@ def test_make_dist_builds_checks_and_installs_the_wheel():
     built = sorted(p.name for p in (ROOT / "dist").iterdir())
     assert built == [f"lenakernel-{VERSION}-py3-none-any.whl", f"lenakernel-{VERSION}.tar.gz"]
     assert "every docstring example passed" in made.stdout
+
+
+def test_the_introduction_cites_the_current_version():
+    intro = (ROOT / "book" / "intro.md").read_text()
+    cited = re.findall(r"version\s*=\s*\{([^}]*)\}", intro)
+    assert cited == [VERSION], f"book/intro.md's citation names {cited}; the package is {VERSION}"
