@@ -12,7 +12,7 @@ JB_BUILD := $(VENV)/bin/jupyter-book build . -W -n --keep-going
 # times (so stored numbers match to the last bit), and no thread contention on small ops.
 NB_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
-.PHONY: book test test-package test-notebooks execute assignments bench clean
+.PHONY: book test test-package test-notebooks execute assignments bench dist pdf clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,25 @@ assignments: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py $(if $(DEVICE),--device $(DEVICE),)
+
+# Release tools live apart from the book's environment (see requirements-release.txt).
+RELEASE_VENV := _build/release-venv
+$(RELEASE_VENV)/.installed-stamp: requirements-release.txt
+	@test -x $(RELEASE_VENV)/bin/python || $(PYTHON) -m venv $(RELEASE_VENV)
+	$(RELEASE_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-release.txt
+	@touch $@
+
+# The sdist and wheel of the package, their metadata checked, the wheel installed into a
+# clean environment and its docstring examples run there.
+dist: $(STAMP) $(RELEASE_VENV)/.installed-stamp
+	rm -rf dist
+	$(RELEASE_VENV)/bin/python -m build --outdir dist .
+	$(RELEASE_VENV)/bin/twine check --strict dist/*
+	$(PY) scripts/check_dist.py dist
+
+# The whole book as one PDF (needs Chromium): _build/pdf/attention-is-a-kernel-method.pdf
+pdf: $(STAMP)
+	$(PY) scripts/build_pdf.py
 
 clean:
 	rm -rf _build

@@ -35,4 +35,4 @@ from .notebook import *  # noqa: E402,F401,F403
 from .smoothing import *  # noqa: E402,F401,F403
 from .viz import *  # noqa: E402,F401,F403
 
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: E402

@@ -11,7 +11,7 @@ from pathlib import Path
 DIRECT = [
     "jupyter-book", "torch", "numpy", "scipy", "matplotlib", "ipywidgets", "ipykernel",
     "nbclient", "nbformat", "nbval", "pytest", "pytest-xdist", "hypothesis", "tqdm",
-    "sphinx-exercise", "sphinxcontrib-bibtex", "sphinx-mathjax-offline", "playwright",
+    "sphinx-exercise", "sphinxcontrib-bibtex", "sphinx-mathjax-offline", "playwright", "pypdf",
 ]
 
 frozen = subprocess.run([sys.executable, "-m", "pip", "freeze", "--exclude-editable"],

@@ -1,4 +1,4 @@
-"""Two small fixes for the book's HTML build (a Sphinx extension, loaded from _config.yml).
+"""Small fixes for the book's HTML build (a Sphinx extension, loaded from _config.yml).
 
 1. Public names. The API page documents each function in its module
    (``lenakernel.smoothing.nadaraya_watson``) while readers, chapters and docstrings say
@@ -8,6 +8,8 @@
 2. Repeated scripts. sphinx-thebe and sphinx-togglebutton add inline scripts after the
    HTML builder has started, so Sphinx 7 lists them twice; the second
    ``const THEBE_JS_URL`` is a JavaScript error on every page. Each page keeps one copy.
+3. One search box per page (the theme shows two).
+4. Hidden code cells drawn in the single-page build too (``make pdf``).
 """
 
 from __future__ import annotations
@@ -52,7 +54,25 @@ def _unique_scripts(app, pagename, templatename, context, doctree):
     context["script_files"] = unique
 
 
+def _one_search_box(app, config):
+    # The theme puts a search box in the sidebar and another in the header bar; one is
+    # enough (and two read twice to a screen reader). _config.yml cannot set this key
+    # without replacing every other theme option Jupyter Book derives from it.
+    config.html_theme_options["navbar_persistent"] = []
+
+
+def _hidden_cells_in_single_page(app):
+    # myst-nb draws its hidden-code toggles for the "html" builder only; the single-page
+    # build behind `make pdf` needs the same drawing.
+    from myst_nb.sphinx_ import HideCodeCellNode, depart_HideCellInput, visit_HideCellInput
+
+    app.add_node(HideCodeCellNode, override=True, html=(visit_HideCellInput, depart_HideCellInput),
+                 singlehtml=(visit_HideCellInput, depart_HideCellInput))
+
+
 def setup(app):
+    app.connect("config-inited", _one_search_box)
+    _hidden_cells_in_single_page(app)
     app.connect("missing-reference", _resolve_public_name)
     app.connect("html-page-context", _unique_scripts, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
