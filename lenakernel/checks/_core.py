@@ -344,6 +344,8 @@ def _pattern_hint(got, expected) -> str:
                 return "your result is the transpose of the expected one: rows are queries (or points)"
         return ""
     if not np.all(np.isfinite(got)):
+        if got.ndim >= 2 and got.shape[-2] > 1 and np.all(np.isfinite(got[..., 1:, :])):
+            return "your first row is NaN or inf: position 0 must attend to itself (else it divides 0 by 0)"
         return ("NaN or inf usually comes from exp overflowing or from 0/0: subtract each row's "
                 "maximum before exp")
     nonzero = np.abs(expected) > 1e-12
@@ -370,7 +372,7 @@ def _describe(value) -> str:
     if value is None or isinstance(value, (bool, int, float, str)):
         return repr(value)
     if isinstance(value, Between):
-        return f"between {_describe(value.low)} (eps = 0) and {_describe(value.high)} (eps = 1e-6)"
+        return f"{_describe(value.low)} (with eps = 0; any eps up to 1e-6 is accepted)"
     if isinstance(value, (tuple, list)) and not _is_numeric(value):
         return "(" + ", ".join(_describe(v) for v in value) + ")"
     kind = "tensor" if isinstance(value, torch.Tensor) else "array"
@@ -384,7 +386,7 @@ def _describe(value) -> str:
         span = f", values from {array.min():.4g} to {array.max():.4g}" if array.size else ""
         return f"{kind} of shape {array.shape}, {array.dtype}{span}"
     with np.printoptions(precision=4, suppress=True, threshold=_SHOW_VALUES_UP_TO):
-        return np.array2string(array, separator=", ").replace("\n", " ")
+        return np.array2string(array, separator=", ", max_line_width=10**6).replace("\n", "")
 
 
 def _is_numeric(value) -> bool:
@@ -402,9 +404,10 @@ def _report(failure: Failure, exercise: str, cases) -> None:
         print(f"Not correct yet: {failure.message}.")
         return
     names = [c.name for c in cases]
-    where = (f"Case {names.index(failure.case) + 1} of {len(cases)}, " if failure.case in names
-             else "Check ")
-    lines = [f'{where}"{failure.case}", failed: {failure.message}.']
+    if failure.case in names:
+        lines = [f'Case {names.index(failure.case) + 1} of {len(cases)}, "{failure.case}", failed: {failure.message}.']
+    else:
+        lines = [f'Check "{failure.case}" failed: {failure.message}.']
     if failure.note:
         lines.append(f"  This case: {failure.note}")
     if failure.hint:
@@ -553,8 +556,8 @@ def loop_probe(inputs: dict, *, own_limit: int | None, all_limit: int | None, wh
                 all_limit is None or counts["all"] <= all_limit):
             return None
         return Failure(f"no {what}", f"your function ran {counts['all']} lines of Python "
-                       f"({counts['own']} in your own cell) on this case: that is {what}",
+                       f"({counts['own']} in your own cell) on this case: that is a {what}",
                        hint=hint, note="a long input, where a loop shows up in the count of lines run",
                        inputs=inputs)
 
-    return Probe(f"structure (no {what})", run)
+    return Probe(f"no {what}", run)

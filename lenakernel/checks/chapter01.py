@@ -141,7 +141,7 @@ def check_loo_error(student) -> bool:
     >>> def my_loo_error(x, y, bandwidth):
     ...     raise NotImplementedError
     >>> check_loo_error(my_loo_error)
-    Leave-one-out error. Allowed from lenakernel: nothing (NumPy only). Checks values, structure (no loop over the points).
+    Leave-one-out error. Allowed from lenakernel: nothing (NumPy only). Checks values, no loop over the points.
     Not solved yet: your function raises NotImplementedError. Write your solution and run this cell again.
     False
     """

@@ -7,7 +7,7 @@ import numpy as np
 from ..attention import softmax_attention
 from ..feature_maps import elu_plus_one
 from ..linear_attention import linear_attention
-from ._core import Between, Case, Mistake, causality_probe, loop_probe, memory_probe, run_cases
+from ._core import Between, Case, Failure, Mistake, Probe, as_array, causality_probe, loop_probe, memory_probe, run_cases
 
 __all__ = ["check_causal_linear_attention", "check_chunked_linear_attention"]
 
@@ -129,13 +129,33 @@ _CHUNKED_MISTAKES = [
 ]
 
 
+def _chunk_probe(inputs, sizes=(4, 5, 8)) -> Probe:
+    """A chunk-wise computation rounds differently for different chunk sizes; one that ignores
+    ``chunk_size`` (a recurrence, prefix sums over all tokens) gives the same bits for all."""
+
+    def run(student):
+        outs = [as_array(student(*inputs.values(), size)) for size in sizes]
+        if any(not np.array_equal(outs[0], out) for out in outs[1:]):
+            return None
+        return Failure("chunk-wise", f"your result is bit-for-bit the same for chunk sizes {sizes}",
+                       hint="your function seems to ignore chunk_size (a recurrence or prefix sums over "
+                            "all tokens); the exercise asks for a masked product inside each chunk and a "
+                            "state carried between chunks",
+                       note="a chunk-wise form adds in a different order for each chunk size, so its "
+                            "last bits change with chunk_size", inputs=inputs)
+
+    return Probe("chunk-wise form", run)
+
+
 def check_chunked_linear_attention(student) -> bool:
     """Check ``student(q, k, v, chunk_size)``: chunk-wise causal linear attention.
 
     The result must equal causal linear attention (elu+1 features) for every sequence
     length (``eps`` of the normaliser from 0 to 1e-6). Cases: 12 tokens, chunks of 4; n not
     a multiple of the chunk; shorter than one chunk; a single token; 50 tokens, chunks of 7.
-    Then the causality probe (bit-exact, every cut of a 23-token sequence in chunks of 5),
+    Then a check that the result's rounding changes with ``chunk_size`` (a form that ignores
+    it, such as a recurrence or prefix sums, gives the same bits for every chunk size), the
+    causality probe (bit-exact, every cut of a 23-token sequence in chunks of 5),
     a memory check (no n x n matrix at n = 2000), and, as the exercise asks, no Python loop:
     your own code may not loop over chunks or tokens, and nothing it calls may loop over
     tokens (n = 2000 in chunks of 20). Allowed from lenakernel: ``lk.elu_plus_one``.
@@ -156,7 +176,8 @@ def check_chunked_linear_attention(student) -> bool:
     ...     raise NotImplementedError
     >>> check_chunked_linear_attention(my_chunked_linear_attention)  # doctest: +NORMALIZE_WHITESPACE
     Chunked causal linear attention. Allowed from lenakernel: lk.elu_plus_one. Checks values,
-    causality (bit-exact), memory (no m x n matrix), structure (no Python loop over chunks or tokens).
+    chunk-wise form, causality (bit-exact), memory (no m x n matrix), no Python loop over
+    chunks or tokens.
     Not solved yet: your function raises NotImplementedError. Write your solution and run this cell again.
     False
     """
@@ -169,6 +190,7 @@ def check_chunked_linear_attention(student) -> bool:
         cases.append(Case(name, {**_sequence(rng, n, 3, 2), "chunk_size": chunk_size}, note=note))
     long = {**_long(rng), "chunk_size": 20}
     probes = [
+        _chunk_probe(_sequence(rng, 40, 3, 2)),
         causality_probe({**_sequence(rng, 23, 3, 2), "chunk_size": 5}),
         memory_probe({**_long(rng), "chunk_size": 16}, m=2000, n=2000),
         loop_probe(long, own_limit=100, all_limit=2000, what="Python loop over chunks or tokens",
