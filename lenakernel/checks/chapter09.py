@@ -107,7 +107,8 @@ def check_is_psd(is_psd) -> bool:
     ``-1e-10 * (largest absolute eigenvalue)`` as zero (rounding), and ``False``
     otherwise. The cases include a rank-deficient Gram matrix whose computed
     eigenvalues dip just below zero, an asymmetric attention Gram matrix, and
-    symmetric matrices with positive entries but a negative eigenvalue.
+    symmetric matrices with positive entries but a negative eigenvalue, and all zeros.
+    Allowed from lenakernel: nothing (NumPy only). Checks values only.
 
     Used in chapter 9.
 
@@ -142,7 +143,10 @@ def check_min_quadratic_form(min_quadratic_form) -> bool:
 
     A quadratic form only sees the symmetric part of a matrix, so the answer is the
     smallest eigenvalue of ``(matrix + matrix.T) / 2`` -- not the smallest (real part
-    of an) eigenvalue of ``matrix`` itself, which the first case tells apart.
+    of an) eigenvalue of ``matrix`` itself, which the first case tells apart. Cases:
+    [[1, 4], [0, 1]]; a rotation; a random 4 x 4 matrix; a diagonal matrix; an attention
+    matrix (rows sum to 1); a symmetric Gram matrix. Allowed from lenakernel: nothing
+    (NumPy only). Checks values only.
 
     Used in chapter 9.
 
