@@ -38,7 +38,7 @@ def _qk_norm_cases():
     rng = np.random.default_rng(2003)
     cases = []
     for name, m, n, d, d_v, temperature in [
-            ("one query, one key", 1, 1, 2, 1, 1.0), ("3 queries, 5 keys", 3, 5, 2, 1, 0.5),
+            ("one query, one key", 1, 1, 2, 1, 1.0), ("3 queries, 5 keys", 3, 5, 2, 1, 0.4),
             ("temperature 0.1, d = 3", 4, 7, 3, 2, 0.1), ("d = 8, temperature 2", 6, 9, 8, 3, 2.0),
             ("sharp: temperature 0.02", 2, 6, 4, 2, 0.02)]:
         cases.append(Case(name, {"q": 3.0 * rng.standard_normal((m, d)), "k": rng.standard_normal((n, d)),
