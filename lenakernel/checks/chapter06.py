@@ -120,13 +120,10 @@ def _through_features(student, x, y):
     return np.sum(phi_x * phi_y, axis=-1)
 
 
-def _triangle(weight_diagonal, weight_off):
-    """1 + x.y + sum over a <= b of the weighted products: a wrong upper-triangle map."""
-    def inner(x, y):
-        rows, cols = np.triu_indices(x.shape[-1])
-        w = np.where(rows == cols, weight_diagonal, weight_off) ** 2
-        return 1 + _inner(x, y) + np.sum(w * x[..., rows] * x[..., cols] * y[..., rows] * y[..., cols], -1)
-    return inner
+def _triangle(x, y):
+    """The inner products of an upper-triangle map that weights every pair by 1/sqrt(2)."""
+    rows, cols = np.triu_indices(x.shape[-1])
+    return 1 + _inner(x, y) + 0.5 * np.sum(x[..., rows] * x[..., cols] * y[..., rows] * y[..., cols], -1)
 
 
 _TAYLOR_MISTAKES = [
@@ -135,9 +132,7 @@ _TAYLOR_MISTAKES = [
     Mistake("add the constant feature 1", lambda x, y: _inner(x, y) + _inner(x, y) ** 2 / 2),
     Mistake("add the linear features x", lambda x, y: 1 + _inner(x, y) ** 2 / 2),
     Mistake("an off-diagonal pair x_a x_b (a < b) appears twice in (x.y)^2: weight it 1, and the "
-            "diagonal x_a^2 by 1/sqrt(2)", _triangle(1 / np.sqrt(2), 1 / np.sqrt(2))),
-    Mistake("a diagonal term x_a^2 appears once in (x.y)^2: weight it 1/sqrt(2), off-diagonal pairs 1",
-            _triangle(1.0, 1.0)),
+            "diagonal x_a^2 by 1/sqrt(2)", _triangle),
 ]
 
 
