@@ -137,7 +137,7 @@ def _chunk_probe(inputs, sizes=(4, 5, 8)) -> Probe:
         outs = [as_array(student(*inputs.values(), size)) for size in sizes]
         if any(not np.array_equal(outs[0], out) for out in outs[1:]):
             return None
-        return Failure("chunk-wise", f"your result is bit-for-bit the same for chunk sizes {sizes}",
+        return Failure("chunk-wise form", f"your result is bit-for-bit the same for chunk sizes {sizes}",
                        hint="your function seems to ignore chunk_size (a recurrence or prefix sums over "
                             "all tokens); the exercise asks for a masked product inside each chunk and a "
                             "state carried between chunks",
