@@ -79,6 +79,15 @@ def test_nw_wrong_attempts_get_their_hint(student, case, hint, capsys):
     assert case in out and hint in out
 
 
+def test_nw_solution_that_changes_its_arguments_in_place_passes():
+    def in_place(x_train, y_train, x_query, bandwidth):
+        x_train /= bandwidth
+        x_query /= bandwidth
+        return good_nw(x_train, y_train, x_query, 1.0)
+
+    assert check_nadaraya_watson(in_place) is True
+
+
 def test_nw_large_inputs_are_shapes(capsys):
     check_nadaraya_watson(lambda x_train, y_train, x_query, bandwidth: good_nw(x_train, y_train, x_query, 2 * bandwidth))
     out = capsys.readouterr().out

@@ -198,7 +198,8 @@ def _run(student, reference, cases, call, mistakes, probes, signature):
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                got = call(student, **case.inputs, **case.extra) if call else student(*case.inputs.values())
+                inputs = _copies(case.inputs)  # your function may change its arguments in place
+                got = call(student, **inputs, **case.extra) if call else student(*inputs.values())
         except NotImplementedError:
             return _NOT_SOLVED
         except Wrong as error:
@@ -225,6 +226,10 @@ def _run(student, reference, cases, call, mistakes, probes, signature):
         if failure:
             return failure
     return None
+
+
+def _copies(inputs: dict) -> dict:
+    return {name: value.copy() if isinstance(value, np.ndarray) else value for name, value in inputs.items()}
 
 
 def _failure(case, message, **kwargs):
@@ -268,8 +273,8 @@ def as_array(value, what: str = "the result"):
     except Exception:  # noqa: BLE001 - ragged lists and other odd values
         raise Wrong(f"{what} should be an array of numbers, but it is a {type(value).__name__}") from None
     if array.dtype.kind == "c":
-        imaginary = float(np.max(np.abs(array.imag), initial=0.0))
-        if imaginary > 0:
+        if np.any(array.imag != 0):
+            imaginary = float(np.max(np.abs(np.nan_to_num(array.imag, nan=np.inf))))
             raise Wrong(f"{what} has complex values (imaginary parts up to {imaginary:.3g}); "
                         "the answer is real")
         array = array.real
@@ -441,7 +446,7 @@ def causality_probe(inputs: dict, *, cuts=None, seed: int = 0) -> Probe:
     def run(student):
         values = list(inputs.values())
         n = next(v.shape[-2] for v in values if isinstance(v, np.ndarray) and v.ndim >= 2)
-        base = as_array(student(*values))
+        base = as_array(student(*_copies(inputs).values()))
         rng = np.random.default_rng(seed)
         broken = []
         for t in (cuts if cuts is not None else range(n - 1)):
@@ -491,6 +496,7 @@ def memory_probe(inputs: dict, *, m: int, n: int) -> Probe:
     """Refuse answers that create an (m, n) intermediate, in NumPy (traced) or torch."""
 
     def run(student):
+        arguments = list(_copies(inputs).values())
         was_tracing = tracemalloc.is_tracing()
         if not was_tracing:
             tracemalloc.start()
@@ -499,7 +505,7 @@ def memory_probe(inputs: dict, *, m: int, n: int) -> Probe:
         mode = _LargestTensor()
         try:
             with mode:
-                student(*inputs.values())
+                student(*arguments)
         finally:
             peak = tracemalloc.get_traced_memory()[1] - start
             if not was_tracing:
@@ -551,7 +557,7 @@ def loop_probe(inputs: dict, *, own_limit: int | None, all_limit: int | None, wh
 
     def run(student):
         code = getattr(student, "__code__", None)
-        counts = _count_lines(student, list(inputs.values()), code.co_filename if code else None)
+        counts = _count_lines(student, list(_copies(inputs).values()), code.co_filename if code else None)
         if (own_limit is None or counts["own"] <= own_limit) and (
                 all_limit is None or counts["all"] <= all_limit):
             return None
