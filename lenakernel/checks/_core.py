@@ -134,7 +134,7 @@ def run_cases(student, reference, cases, *, exercise: str, allowed=(), call=None
     student : callable
         The student's function, called with positional arguments.
     reference : callable
-        The package's answer, ``reference(**inputs, **extra)``; may return :class:`Between`.
+        The package's answer, ``reference(**inputs, **extra)``; may return ``Between`` (an open eps).
     cases : list of Case or dict
         Seeded cases, so every student sees the same; a plain dict is an unnamed case.
     exercise : str
