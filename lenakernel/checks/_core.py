@@ -294,7 +294,7 @@ def _mismatch(got, expected) -> str:
     """An empty string if ``got`` matches ``expected`` under the tolerance rule, else what is wrong."""
     if isinstance(expected, (bool, np.bool_)):
         if isinstance(got, (np.ndarray, torch.Tensor)) and got.ndim == 0 and got.dtype in (np.bool_, torch.bool):
-            got = bool(got)
+            got = bool(got)  # a 0-d boolean array or tensor counts as True/False
         if isinstance(got, (bool, np.bool_)) and bool(got) == bool(expected):
             return ""
         if not isinstance(got, (bool, np.bool_)):
@@ -410,7 +410,8 @@ def _report(failure: Failure, exercise: str, cases) -> None:
         return
     names = [c.name for c in cases]
     if failure.case in names:
-        lines = [f'Case {names.index(failure.case) + 1} of {len(cases)}, "{failure.case}", failed: {failure.message}.']
+        number = names.index(failure.case) + 1
+        lines = [f'Case {number} of {len(cases)}, "{failure.case}", failed: {failure.message}.']
     else:
         lines = [f'Check "{failure.case}" failed: {failure.message}.']
     if failure.note:
@@ -548,7 +549,8 @@ def _count_lines(student, args, own_file):
     return counts
 
 
-def loop_probe(inputs: dict, *, own_limit: int | None, all_limit: int | None, what: str, hint: str) -> Probe:
+def loop_probe(inputs: dict, *, own_limit: int | None, all_limit: int | None, what: str,
+               hint: str) -> Probe:
     """Refuse Python loops the exercise forbids, by counting executed lines.
 
     ``own_limit``: most lines your own code may run (a loop over n points or chunks runs

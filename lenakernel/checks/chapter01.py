@@ -93,7 +93,8 @@ def _loo_cases():
     for name, n, bandwidth in [("a few points (n = 6)", 6, 0.5), ("40 points", 40, 0.1),
                                ("150 points, narrow bandwidth", 150, 0.03)]:
         x = np.sort(rng.uniform(0, 1, n))
-        cases.append(Case(name, {"x": x, "y": np.cos(4 * x) + 0.1 * rng.normal(size=n), "bandwidth": bandwidth}))
+        y = np.cos(4 * x) + 0.1 * rng.normal(size=n)
+        cases.append(Case(name, {"x": x, "y": y, "bandwidth": bandwidth}))
     return cases
 
 
@@ -140,8 +141,9 @@ def check_loo_error(student) -> bool:
     --------
     >>> def my_loo_error(x, y, bandwidth):
     ...     raise NotImplementedError
-    >>> check_loo_error(my_loo_error)
-    Leave-one-out error. Allowed from lenakernel: nothing (NumPy only). Checks values, no loop over the points.
+    >>> check_loo_error(my_loo_error)  # doctest: +NORMALIZE_WHITESPACE
+    Leave-one-out error. Allowed from lenakernel: nothing (NumPy only). Checks values, no loop
+    over the points.
     Not solved yet: your function raises NotImplementedError. Write your solution and run this cell again.
     False
     """

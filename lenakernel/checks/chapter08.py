@@ -7,7 +7,8 @@ import numpy as np
 from ..attention import softmax_attention
 from ..feature_maps import elu_plus_one
 from ..linear_attention import linear_attention
-from ._core import Between, Case, Failure, Mistake, Probe, as_array, causality_probe, loop_probe, memory_probe, run_cases
+from ._core import (Between, Case, Failure, Mistake, Probe, as_array, causality_probe, loop_probe, memory_probe,
+                    run_cases)
 
 __all__ = ["check_causal_linear_attention", "check_chunked_linear_attention"]
 
@@ -17,7 +18,13 @@ CHUNKED_LINEAR_ALLOWED: tuple = ("lk.elu_plus_one",)
 
 
 def _sequence(rng, n, d, d_v):
-    return {"q": rng.standard_normal((n, d)), "k": rng.standard_normal((n, d)), "v": rng.standard_normal((n, d_v))}
+    return {"q": rng.standard_normal((n, d)), "k": rng.standard_normal((n, d)),
+            "v": rng.standard_normal((n, d_v))}
+
+
+def _exclusive(sums):
+    """Shift running sums down by one along axis 0, so entry t holds the sum before t."""
+    return np.concatenate([np.zeros_like(sums[:1]), sums[:-1]])
 
 
 def _causal(q, k, v, **ignored):
@@ -32,7 +39,7 @@ def _prefix(q, k, v, exclusive=False, normalise=True):
     states = np.cumsum(phi_k[:, :, None] * v[:, None, :], axis=0)
     sums = np.cumsum(phi_k, axis=0)
     if exclusive:
-        states, sums = np.concatenate([0 * states[:1], states[:-1]]), np.concatenate([0 * sums[:1], sums[:-1]])
+        states, sums = _exclusive(states), _exclusive(sums)
     numerator = np.einsum("nd,nde->ne", phi_q, states)
     if not normalise:
         return numerator
@@ -46,14 +53,15 @@ _CAUSAL_MISTAKES = [
             lambda q, k, v, **rest: _prefix(q, k, v, exclusive=True)),
     Mistake("output i may use keys and values 0..i only: this is the non-causal form",
             lambda q, k, v, **rest: linear_attention(q, k, v, eps=0.0)),
-    Mistake("divide each output by its normaliser phi(q_i) . z_i", lambda q, k, v, **rest: _prefix(q, k, v, normalise=False)),
+    Mistake("divide each output by its normaliser phi(q_i) . z_i",
+            lambda q, k, v, **rest: _prefix(q, k, v, normalise=False)),
     Mistake("this is causal softmax attention: the exercise uses elu+1 features",
             lambda q, k, v, **rest: softmax_attention(q, k, v, causal=True)),
 ]
 
 
 def _long(rng, n=2000):
-    return {"q": rng.standard_normal((n, 4)), "k": rng.standard_normal((n, 4)), "v": rng.standard_normal((n, 3))}
+    return _sequence(rng, n, 4, 3)
 
 
 def check_causal_linear_attention(student) -> bool:
@@ -82,14 +90,16 @@ def check_causal_linear_attention(student) -> bool:
     --------
     >>> def my_causal_linear_attention(q, k, v):
     ...     raise NotImplementedError
-    >>> check_causal_linear_attention(my_causal_linear_attention)
-    Causal linear attention. Allowed from lenakernel: lk.elu_plus_one. Checks values, causality (bit-exact), memory (no m x n matrix).
+    >>> check_causal_linear_attention(my_causal_linear_attention)  # doctest: +NORMALIZE_WHITESPACE
+    Causal linear attention. Allowed from lenakernel: lk.elu_plus_one. Checks values,
+    causality (bit-exact), memory (no m x n matrix).
     Not solved yet: your function raises NotImplementedError. Write your solution and run this cell again.
     False
     """
     rng = np.random.default_rng(8)
     cases = [Case(name, _sequence(rng, n, d, d_v)) for name, n, d, d_v in
-             (("6 tokens", 6, 3, 2), ("one token", 1, 4, 3), ("17 tokens, d = 2", 17, 2, 1), ("40 tokens", 40, 5, 4))]
+             (("6 tokens", 6, 3, 2), ("one token", 1, 4, 3), ("17 tokens, d = 2", 17, 2, 1),
+              ("40 tokens", 40, 5, 4))]
     probes = [causality_probe(_sequence(rng, 12, 3, 2)), memory_probe(_long(rng), m=2000, n=2000)]
     return run_cases(student, _causal, cases, exercise="Causal linear attention",
                      allowed=CAUSAL_LINEAR_ALLOWED, mistakes=_CAUSAL_MISTAKES, probes=probes)
@@ -105,7 +115,7 @@ def _chunked(q, k, v, chunk_size, inclusive=False, masked=True):
     states, sums = phi_k.transpose(0, 2, 1) @ v, phi_k.sum(1)
     states, sums = np.cumsum(states, 0), np.cumsum(sums, 0)
     if not inclusive:
-        states, sums = np.concatenate([0 * states[:1], states[:-1]]), np.concatenate([0 * sums[:1], sums[:-1]])
+        states, sums = _exclusive(states), _exclusive(sums)
     numerator = scores @ v + phi_q @ states
     normaliser = scores.sum(2) + np.einsum("cid,cd->ci", phi_q, sums)
     return (numerator / normaliser[..., None]).reshape(-1, v.shape[-1])[:n]
@@ -114,12 +124,14 @@ def _chunked(q, k, v, chunk_size, inclusive=False, masked=True):
 def _padded_in_front(q, k, v, chunk_size):
     pad = (-len(q)) % chunk_size
     zeros = [np.zeros((pad, a.shape[1])) for a in (q, k, v)]
-    return linear_attention(*(np.concatenate([z, a]) for z, a in zip(zeros, (q, k, v))), causal=True, eps=0.0)[pad:]
+    padded = (np.concatenate([z, a]) for z, a in zip(zeros, (q, k, v)))
+    return linear_attention(*padded, causal=True, eps=0.0)[pad:]
 
 
 _CHUNKED_MISTAKES = [
     Mistake("the state for chunk c must sum chunks 0..c-1 only (an exclusive cumulative sum): your chunks "
-            "count their own tokens twice", lambda q, k, v, chunk_size: _chunked(q, k, v, chunk_size, inclusive=True)),
+            "count their own tokens twice",
+            lambda q, k, v, chunk_size: _chunked(q, k, v, chunk_size, inclusive=True)),
     Mistake("mask inside each chunk: token i sees tokens j <= i of its own chunk",
             lambda q, k, v, chunk_size: _chunked(q, k, v, chunk_size, masked=False)),
     Mistake("zero keys padded before the sequence are not nothing: phi(0) = 1 under elu+1; pad at the "
@@ -183,7 +195,8 @@ def check_chunked_linear_attention(student) -> bool:
     """
     rng = np.random.default_rng(88)
     cases = []
-    for name, n, chunk_size in (("12 tokens, chunks of 4", 12, 4), ("n not a multiple of the chunk (13, chunks of 4)", 13, 4),
+    for name, n, chunk_size in (("12 tokens, chunks of 4", 12, 4),
+                                ("n not a multiple of the chunk (13, chunks of 4)", 13, 4),
                                 ("shorter than one chunk (3, chunks of 8)", 3, 8), ("a single token", 1, 5),
                                 ("50 tokens, chunks of 7", 50, 7)):
         note = "pad the last chunk, then cut the padded rows off" if n % chunk_size else ""

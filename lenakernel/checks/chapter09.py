@@ -79,7 +79,8 @@ def _cases_quadratic_form():
     gram = _exp_dot_gram(x, w, w_other)
     attention = gram / gram.sum(axis=1, keepdims=True)
     return [
-        Case("[[1, 4], [0, 1]]: eigenvalues 1 and 1, answer -1", {"matrix": np.array([[1.0, 4.0], [0.0, 1.0]])},
+        Case("[[1, 4], [0, 1]]: eigenvalues 1 and 1, answer -1",
+             {"matrix": np.array([[1.0, 4.0], [0.0, 1.0]])},
              note="the smallest eigenvalue of the matrix itself (1) is not the answer"),
         Case("a rotation: x^T A x = 0", {"matrix": np.array([[0.0, -1.0], [1.0, 0.0]])}),
         Case("a random 4 x 4 matrix", {"matrix": rng.standard_normal((4, 4))}),
@@ -133,7 +134,8 @@ def check_is_psd(is_psd) -> bool:
     ...
     False
     """
-    return run_cases(is_psd, _is_psd_reference, _cases_psd(), exercise="Testing positive semi-definiteness", allowed=IS_PSD_ALLOWED)
+    return run_cases(is_psd, _is_psd_reference, _cases_psd(), exercise="Testing positive semi-definiteness",
+                     allowed=IS_PSD_ALLOWED)
 
 
 def check_min_quadratic_form(min_quadratic_form) -> bool:
