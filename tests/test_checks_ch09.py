@@ -25,7 +25,7 @@ def test_is_psd_right_answers_pass(student):
      'Case 3 of 8, "rank 2: eigenvalues near -1e-16", failed: you returned False, expected True.'),
     (lambda g: bool(np.all(g >= 0)),
      "This case: not symmetric, so not PSD whatever its eigenvalues"),
-    (lambda g: float(good_is_psd(g)), "the answer should be True or False, but it is 1.0"),
+    (lambda g: float(good_is_psd(g)), "the answer should be True or False, but it is 1."),
 ])
 def test_is_psd_wrong_attempts(student, words, capsys):
     assert check_is_psd(student) is False
@@ -46,6 +46,11 @@ def test_min_form_wrong_attempts_get_their_hint(student, hint, capsys):
     assert check_min_quadratic_form(student) is False
     out = capsys.readouterr().out
     assert any(hint in line for line in out.splitlines() if line.startswith("  Hint: "))
+
+
+def test_min_form_scalar_gets_no_constant_factor_hint(capsys):
+    assert check_min_quadratic_form(lambda a: 0.9 * float(np.linalg.eigvalsh((a + a.T) / 2)[0])) is False
+    assert "times the expected" not in capsys.readouterr().out
 
 
 def test_min_form_returning_an_array_is_told_the_shape(capsys):

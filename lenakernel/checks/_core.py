@@ -354,7 +354,7 @@ def _pattern_hint(got, expected) -> str:
         return ("NaN or inf usually comes from exp overflowing or from 0/0: subtract each row's "
                 "maximum before exp")
     nonzero = np.abs(expected) > 1e-12
-    if np.any(nonzero):
+    if np.count_nonzero(nonzero) > 1:  # one number is a multiple of any other: no hint there
         ratio = got[nonzero] / expected[nonzero]
         factor = float(np.median(ratio))
         if abs(factor - 1) > 1e-3 and not _mismatch(got, factor * expected):
@@ -374,8 +374,10 @@ def _pattern_hint(got, expected) -> str:
 
 def _describe(value) -> str:
     """Values of small arrays in full; larger ones as their shape and range."""
-    if value is None or isinstance(value, (bool, int, float, str)):
+    if value is None or isinstance(value, str):
         return repr(value)
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
     if isinstance(value, Between):
         return f"{_describe(value.low)} (with eps = 0; any eps up to 1e-6 is accepted)"
     if isinstance(value, (tuple, list)) and not _is_numeric(value):
