@@ -84,3 +84,13 @@ def test_docstring_example_does_not_solve_the_exercise(name):
 @pytest.mark.parametrize("name", CHECKERS)
 def test_docstring_names_its_cases(name):
     assert "Cases" in checker(name).__doc__ or "cases" in checker(name).__doc__
+
+
+@pytest.mark.parametrize("name", CHECKERS)
+def test_docstring_states_the_same_allowed_functions(name):
+    doc = " ".join(checker(name).__doc__.split())
+    allowed = lk.checks.ALLOWED[name]
+    if allowed:
+        assert "Allowed from lenakernel: " + ", ".join(f"``{f}``" for f in allowed) in doc
+    else:
+        assert "Allowed from lenakernel: nothing (NumPy only)" in doc
