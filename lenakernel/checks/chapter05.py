@@ -121,7 +121,7 @@ def check_gaussian_projections(student) -> bool:
     >>> def my_gaussian_projections(bandwidth):
     ...     raise NotImplementedError
     >>> check_gaussian_projections(my_gaussian_projections)
-    Your Gaussian head. Allowed from lenakernel: nothing (NumPy only). Checks values only.
+    The Gaussian head. Allowed from lenakernel: nothing (NumPy only). Checks values only.
     Not solved yet: your function raises NotImplementedError. Write your solution and run this cell again.
     False
     """
@@ -155,5 +155,5 @@ def check_gaussian_projections(student) -> bool:
                 nw_at(lambda h: h * seen["d_k"] ** 0.25)),
         Mistake("the scores need 1 / h^2, not 1 / h", nw_at(np.sqrt)),
     ]
-    return run_cases(student, reference, cases, exercise="Your Gaussian head",
+    return run_cases(student, reference, cases, exercise="The Gaussian head",
                      allowed=GAUSSIAN_PROJECTIONS_ALLOWED, call=through_head, mistakes=mistakes)
