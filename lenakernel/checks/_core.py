@@ -16,6 +16,13 @@ float64, 3.5e-4 for float32, 0.031 for float16. Where an exercise leaves a norma
 ``eps`` open, the expected answer is the band between ``eps = 0`` and the package's
 ``eps = 1e-6`` (:class:`Between`), and any answer inside the band matches. True/False
 answers must be exactly right.
+
+Beyond the values, a checker probes what its exercise demands and the verdict's first
+line says which: causality (bit-exact: changing the inputs after position t leaves
+outputs 0..t identical), memory (no (m, n) intermediate, traced in NumPy with
+``tracemalloc`` and in torch with a ``TorchFunctionMode``), loops (lines of Python run
+on a long input). Where nothing beyond the values can be checked it says "Checks values
+only".
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ import numpy as np
 import torch
 from torch.overrides import TorchFunctionMode
 
-__all__ = ["run_cases", "last_failure", "Case", "Between", "Mistake", "Probe"]
+__all__ = ["run_cases", "last_failure", "Case", "Between", "Mistake", "Probe", "Wrong", "as_array"]
 
 _SHOW_VALUES_UP_TO = 12  # larger arrays are shown as shapes; last_failure() has the values
 _LAST: dict = {}
