@@ -46,7 +46,8 @@ def test_not_a_function(name, capsys):
 
 ODD_ANSWERS = [None, [1.0, 2.0], [[1.0], [1.0, 2.0]], "text", np.ones(3, dtype=np.complex128) * 1j,
                np.array([np.nan]), torch.ones(2, dtype=torch.bfloat16), np.ones((2, 2), dtype=np.int64),
-               (None, None), (np.ones((2, 3)) + 1j, np.ones((2, 3))), True, {"a": 1}]
+               (None, None), (np.ones((2, 3)) + 1j, np.ones((2, 3))), (np.full((2, 3), np.nan), np.ones((2, 3))),
+               True, {"a": 1}]
 
 
 @pytest.mark.parametrize("name", CHECKERS)

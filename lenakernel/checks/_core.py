@@ -264,7 +264,7 @@ def _one_line(error) -> str:
 # --- comparing answers --------------------------------------------------------------
 
 
-def as_array(value, what: str = "the result"):
+def as_array(value, what: str = "the result", *, finite: bool = False):
     """``value`` as a real NumPy array, or raise :class:`Wrong` saying what is wrong with it."""
     if value is None:
         raise Wrong(f"{what} is None", hint="is a `return` statement missing?")
@@ -288,6 +288,8 @@ def as_array(value, what: str = "the result"):
     if array.dtype.kind not in "biuf":
         raise Wrong(f"{what} should be an array of numbers, but it holds {type(value).__name__} "
                     f"of {array.dtype} values")
+    if finite and not np.all(np.isfinite(array)):
+        raise Wrong(f"{what} contains NaN or infinite values")
     return array
 
 
@@ -415,14 +417,14 @@ def _report(failure: Failure, exercise: str, cases) -> None:
     _LAST.update(exercise=exercise, case=failure.case, message=failure.message, inputs=failure.inputs,
                  extra=failure.extra, expected=failure.expected, got=failure.got)
     if not failure.case:
-        print(f"Not correct yet: {failure.message}.")
+        print(f"Not correct yet: {failure.message.rstrip('.')}.")
         return
     names = [c.name for c in cases]
     if failure.case in names:
         number = names.index(failure.case) + 1
-        lines = [f'Case {number} of {len(cases)}, "{failure.case}", failed: {failure.message}.']
+        lines = [f'Case {number} of {len(cases)}, "{failure.case}", failed: {failure.message.rstrip(".")}.']
     else:
-        lines = [f'Check "{failure.case}" failed: {failure.message}.']
+        lines = [f'Check "{failure.case}" failed: {failure.message.rstrip(".")}.']
     if failure.note:
         lines.append(f"  This case: {failure.note}")
     if failure.hint:

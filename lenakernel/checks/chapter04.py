@@ -88,7 +88,7 @@ def _through_attention(student, x_query, x_train, metric, y_train):
     if not (isinstance(result, (tuple, list)) and len(result) == 2):
         raise Wrong(f"your function must return a pair (q, k), but it returned {type(result).__name__}",
                     hint="end with `return q, k`")
-    q, k = as_array(result[0], "q"), as_array(result[1], "k")
+    q, k = as_array(result[0], "q", finite=True), as_array(result[1], "k", finite=True)
     m, n = len(x_query), len(x_train)
     if q.ndim != 2 or k.ndim != 2 or q.shape[0] != m or k.shape[0] != n or q.shape[1] != k.shape[1]:
         raise Wrong(f"q has shape {q.shape} and k shape {k.shape}; expected ({m}, r') and ({n}, r') "

@@ -137,7 +137,7 @@ def check_gaussian_projections(student) -> bool:
         if not (isinstance(result, (tuple, list)) and len(result) == 2):
             raise Wrong(f"your function must return a pair (w_query, w_key), but it returned "
                         f"{type(result).__name__}", hint="end with `return w_query, w_key`")
-        w_query, w_key = as_array(result[0], "w_query"), as_array(result[1], "w_key")
+        w_query, w_key = as_array(result[0], "w_query", finite=True), as_array(result[1], "w_key", finite=True)
         if w_query.ndim != 2 or w_query.shape[1] != 3 or w_key.shape != w_query.shape:
             raise Wrong(f"w_query has shape {w_query.shape} and w_key {w_key.shape}; both must be (d_k, 3)")
         seen["d_k"] = w_query.shape[0]
