@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..learning import in_context_attention
-from ..smoothing import nadaraya_watson
+import lenakernel as lk
+
 from ._core import Case, Mistake, Wrong, as_array, run_cases
 
 __all__ = ["check_in_context_attention", "check_gaussian_projections"]
@@ -16,7 +16,7 @@ GAUSSIAN_PROJECTIONS_ALLOWED: tuple = ()
 
 
 def _head(x_context, y_context, x_query, w_query, w_key, w_value, temperature):
-    return in_context_attention(x_context, y_context, x_query, w_query=w_query, w_key=w_key,
+    return lk.in_context_attention(x_context, y_context, x_query, w_query=w_query, w_key=w_key,
                                 w_value=w_value, temperature=temperature)
 
 
@@ -145,7 +145,7 @@ def check_gaussian_projections(student) -> bool:
                      np.array([0.0, 0.0, 0.0, 1.0]), 1.0)
 
     def reference(bandwidth, x_context, y_context, x_query):
-        return nadaraya_watson(x_context, y_context, x_query, bandwidth=bandwidth)
+        return lk.nadaraya_watson(x_context, y_context, x_query, bandwidth=bandwidth)
 
     def nw_at(width):
         return lambda bandwidth, **data: reference(width(bandwidth), **data)
