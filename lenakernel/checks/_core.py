@@ -529,12 +529,13 @@ def memory_probe(inputs: dict, *, m: int, n: int) -> Probe:
             f"no {m} x {n} matrix",
             f"your function used about {max(peak, 8 * mode.largest) / 1e6:.3g} MB for m = {m} queries "
             f"and n = {n} keys, as much as an (m, n) matrix",
-            hint="the exercise forbids the n x n (or m x n) matrix: multiply in the other order, "
-                 "phi(K)^T V first, so every intermediate is (features, d_v) or (n, features)",
+            hint="the exercise forbids the n x n (or m x n) matrix: multiply in the other order "
+                 "(phi(K)^T V first) or carry a running state, so every intermediate is (features, d_v) "
+                 "or (n, features)",
             note="a long sequence, where a linear-memory solution needs far less than m * n numbers",
             inputs=inputs)
 
-    return Probe(f"memory (no m x n matrix)", run)
+    return Probe("memory (no m x n matrix)", run)
 
 
 def _count_lines(student, args, own_file):
