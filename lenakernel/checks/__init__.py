@@ -14,7 +14,7 @@ Correct: square matches the package on all 1 test cases.
 True
 """
 
-from . import chapter01, chapter02, chapter03, chapter04, chapter05, chapter06, chapter07, chapter08, chapter09
+from . import chapter01, chapter02, chapter03, chapter04, chapter05, chapter06, chapter07, chapter08, chapter09, layer
 from ._core import run_cases
 from .chapter01 import *  # noqa: F401,F403
 from .chapter02 import *  # noqa: F401,F403
@@ -25,8 +25,9 @@ from .chapter06 import *  # noqa: F401,F403
 from .chapter07 import *  # noqa: F401,F403
 from .chapter08 import *  # noqa: F401,F403
 from .chapter09 import *  # noqa: F401,F403
+from .layer import *  # noqa: F401,F403
 
 __all__ = ["run_cases"] + (
     chapter01.__all__ + chapter02.__all__ + chapter03.__all__ + chapter04.__all__ + chapter05.__all__
-    + chapter06.__all__ + chapter07.__all__ + chapter08.__all__ + chapter09.__all__
+    + chapter06.__all__ + chapter07.__all__ + chapter08.__all__ + chapter09.__all__ + layer.__all__
 )

@@ -1,0 +1,61 @@
+"""Tests for the layer chapter's checker: right answers pass, wrong ones are named."""
+
+import numpy as np
+
+import lenakernel as lk
+
+
+def layer(x, w_query, w_key, w_value, w_out):
+    return sum(lk.softmax_attention(x @ wq.T, x @ wk.T, x @ wv.T) @ wo.T
+               for wq, wk, wv, wo in zip(w_query, w_key, w_value, w_out))
+
+
+def layer_numpy(x, w_query, w_key, w_value, w_out):
+    out = 0.0
+    for wq, wk, wv, wo in zip(w_query, w_key, w_value, w_out):
+        scores = (x @ wq.T) @ (x @ wk.T).T / np.sqrt(wq.shape[0])
+        weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
+        out = out + (weights / weights.sum(axis=-1, keepdims=True)) @ (x @ wv.T) @ wo.T
+    return out
+
+
+def layer_no_max(x, w_query, w_key, w_value, w_out):  # overflows on the large-score case
+    out = 0.0
+    for wq, wk, wv, wo in zip(w_query, w_key, w_value, w_out):
+        weights = np.exp((x @ wq.T) @ (x @ wk.T).T / np.sqrt(wq.shape[0]))
+        out = out + (weights / weights.sum(axis=-1, keepdims=True)) @ (x @ wv.T) @ wo.T
+    return out
+
+
+def layer_average_of_heads(x, w_query, w_key, w_value, w_out):  # averages instead of summing
+    return layer(x, w_query, w_key, w_value, w_out) / len(w_query)
+
+
+def layer_wrong_scale(x, w_query, w_key, w_value, w_out):  # scales by the model width
+    return sum(lk.softmax_attention(x @ wq.T, x @ wk.T, x @ wv.T, scale=1 / np.sqrt(x.shape[-1])) @ wo.T
+               for wq, wk, wv, wo in zip(w_query, w_key, w_value, w_out))
+
+
+def stub(x, w_query, w_key, w_value, w_out):
+    raise NotImplementedError
+
+
+def test_correct_solutions_pass(capsys):
+    assert lk.checks.check_multi_head_attention(layer) is True
+    assert lk.checks.check_multi_head_attention(layer_numpy) is True
+    assert capsys.readouterr().out.count("Correct") == 2
+
+
+def test_wrong_solutions_fail_naming_the_case(capsys):
+    assert lk.checks.check_multi_head_attention(layer_average_of_heads) is False
+    assert capsys.readouterr().out.startswith("Case 3 of 6 failed")
+    assert lk.checks.check_multi_head_attention(layer_wrong_scale) is False
+    assert capsys.readouterr().out.startswith("Case 3 of 6 failed")
+    assert lk.checks.check_multi_head_attention(layer_no_max) is False
+    out = capsys.readouterr().out
+    assert out.startswith("Case 6 of 6 failed")  # NaN, or the overflow warning as an error
+
+
+def test_stub_is_not_solved_yet(capsys):
+    assert lk.checks.check_multi_head_attention(stub) is False
+    assert capsys.readouterr().out.startswith("Not solved yet")
