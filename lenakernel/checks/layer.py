@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 from ..multi_head import multi_head_attention
 from ._core import run_cases
 
 __all__ = ["check_multi_head_attention"]
+
+# The lenakernel functions the exercise allows (named in the verdict where run_cases
+# takes them).
+MULTI_HEAD_ALLOWED: tuple = ("lk.softmax_attention",)
+_ALLOWED = ({"allowed": MULTI_HEAD_ALLOWED}
+            if "allowed" in inspect.signature(run_cases).parameters else {})
 
 
 def _reference_multi_head(x, w_query, w_key, w_value, w_out):
@@ -53,12 +61,18 @@ def check_multi_head_attention(student) -> bool:
 
     Examples
     --------
+    A layer that forgets the output projections fails (the verdict, printed, is
+    captured here):
+
+    >>> import contextlib, io
     >>> import lenakernel as lk
-    >>> def layer(x, w_query, w_key, w_value, w_out):
-    ...     return sum(lk.softmax_attention(x @ wq.T, x @ wk.T, x @ wv.T) @ wo.T
-    ...                for wq, wk, wv, wo in zip(w_query, w_key, w_value, w_out))
-    >>> check_multi_head_attention(layer)
-    Correct: multi-head attention matches the package on all 6 test cases.
-    True
+    >>> def no_output_projection(x, w_query, w_key, w_value, w_out):
+    ...     return sum(lk.softmax_attention(x @ wq.T, x @ wk.T, x @ wv.T)
+    ...                for wq, wk, wv in zip(w_query, w_key, w_value))
+    >>> with contextlib.redirect_stdout(io.StringIO()) as verdict:
+    ...     passed = check_multi_head_attention(no_output_projection)
+    >>> passed, "failed" in verdict.getvalue()
+    (False, True)
     """
-    return run_cases(student, _reference_multi_head, _multi_head_cases(), exercise="multi-head attention")
+    return run_cases(student, _reference_multi_head, _multi_head_cases(), exercise="multi-head attention",
+                     **_ALLOWED)
