@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import lenakernel as lk
 
@@ -87,3 +89,22 @@ def test_bad_shapes_name_the_argument(change, message):
     x_query, x_context = args.pop("x_query"), args.pop("x_context")
     with pytest.raises(ValueError, match=message):
         lk.multi_head_attention(x_query, x_context, **args)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), heads=st.integers(1, 4), d_head=st.integers(1, 3),
+       n=st.integers(1, 6), m=st.integers(1, 4))
+def test_property_one_head_each_is_the_sum(seed, heads, d_head, n, m):
+    rng = np.random.default_rng(seed)
+    d_model = 3
+    x_query, x_context = rng.standard_normal((m, d_model)), rng.standard_normal((n, d_model))
+    w = {"w_query": rng.standard_normal((heads, d_head, d_model)),
+         "w_key": rng.standard_normal((heads, d_head, d_model)),
+         "w_value": rng.standard_normal((heads, 2, d_model)),
+         "w_out": rng.standard_normal((heads, d_model, 2))}
+    total = lk.multi_head_attention(x_query, x_context, **w)
+    # The layer is linear in its heads: each head alone, then added up.
+    alone = sum(lk.multi_head_attention(x_query, x_context,
+                                        **{name: value[c:c + 1] for name, value in w.items()})
+                for c in range(heads))
+    np.testing.assert_allclose(total, alone, atol=1e-10)

@@ -5,6 +5,8 @@ import math
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import lenakernel as lk
 
@@ -89,3 +91,29 @@ def test_alibi_slopes():
 def test_bad_input_names_the_argument(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), half_d=st.integers(1, 8), shift=st.floats(-1e3, 1e3),
+       base=st.floats(1.5, 1e5))
+def test_property_rotary_kernel_is_shift_invariant(seed, half_d, shift, base):
+    rng = np.random.default_rng(seed)
+    q, k = rng.standard_normal((4, 2 * half_d)), rng.standard_normal((5, 2 * half_d))
+    pq, pk = rng.uniform(-50, 50, 4), rng.uniform(-50, 50, 5)
+    first = lk.rotary_log_kernel(lk.with_positions(q, pq), lk.with_positions(k, pk), base=base)
+    moved = lk.rotary_log_kernel(lk.with_positions(q, pq + shift), lk.with_positions(k, pk + shift),
+                                 base=base)
+    np.testing.assert_allclose(moved, first, atol=1e-9)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), slope=st.floats(0.0, 5.0))
+def test_property_alibi_weights_decay_with_distance_for_equal_content(seed, slope):
+    rng = np.random.default_rng(seed)
+    content = np.tile(rng.standard_normal(3), (6, 1))  # every token has the same content
+    x = lk.with_positions(content)
+    _, w = lk.kernel_smoother(x, x, np.zeros((6, 1)), kernel=lk.alibi_log_kernel, slope=slope,
+                              causal=True, return_weights=True)
+    last = w[-1]  # the last query: weights over keys 0..5 grow towards the query
+    assert np.all(np.diff(last) >= -1e-12)
+    np.testing.assert_allclose(last[1:] / last[:-1], np.exp(slope), rtol=1e-9)
