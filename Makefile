@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 NOTEBOOKS := $(sort $(wildcard book/*.ipynb))
-CHAPTERS := $(sort $(wildcard book/[0-9][0-9]-*.ipynb))
+CHAPTERS := $(sort $(wildcard book/[0-9][0-9]*-*.ipynb))
 JB_BUILD := $(VENV)/bin/jupyter-book build . -W -n --keep-going
 # Notebooks are executed and checked with one thread: the same reduction order both
 # times (so stored numbers match to the last bit), and no thread contention on small ops.

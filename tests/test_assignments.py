@@ -17,8 +17,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "make_assignments.py"
-# The chapters (NN-name.ipynb) carry the exercises; the appendix is reading only.
-NOTEBOOKS = sorted((ROOT / "book").glob("[0-9][0-9]-*.ipynb"))
+# The chapters (NN-name.ipynb, NNb-name.ipynb) carry the exercises; the appendix is reading only.
+NOTEBOOKS = sorted((ROOT / "book").glob("[0-9][0-9]*-*.ipynb"))
 IDS = [path.stem for path in NOTEBOOKS]
 
 sys.path.insert(0, str(SCRIPT.parent))

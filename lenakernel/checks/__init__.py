@@ -21,7 +21,7 @@ Correct: square passes all 1 cases: case 1.
 True
 """
 
-from . import chapter01, chapter02, chapter03, chapter04, chapter05, chapter06, chapter07, chapter08, chapter09
+from . import chapter01, chapter02, chapter03, chapter04, chapter05, chapter06, chapter07, chapter08, chapter09, layer
 from ._core import last_failure, run_cases
 from .chapter01 import *  # noqa: F401,F403
 from .chapter02 import *  # noqa: F401,F403
@@ -32,10 +32,11 @@ from .chapter06 import *  # noqa: F401,F403
 from .chapter07 import *  # noqa: F401,F403
 from .chapter08 import *  # noqa: F401,F403
 from .chapter09 import *  # noqa: F401,F403
+from .layer import *  # noqa: F401,F403
 
 __all__ = ["run_cases", "last_failure"] + (
     chapter01.__all__ + chapter02.__all__ + chapter03.__all__ + chapter04.__all__ + chapter05.__all__
-    + chapter06.__all__ + chapter07.__all__ + chapter08.__all__ + chapter09.__all__
+    + chapter06.__all__ + chapter07.__all__ + chapter08.__all__ + chapter09.__all__ + layer.__all__
 )
 
 ALLOWED = {
@@ -56,4 +57,5 @@ ALLOWED = {
     "check_chunked_linear_attention": chapter08.CHUNKED_LINEAR_ALLOWED,
     "check_is_psd": chapter09.IS_PSD_ALLOWED,
     "check_min_quadratic_form": chapter09.MIN_QUADRATIC_FORM_ALLOWED,
+    "check_multi_head_attention": layer.MULTI_HEAD_ALLOWED,
 }

@@ -1,0 +1,258 @@
+"""Positional information is part of the kernel: a token is a pair (content, position).
+
+Rotary embeddings rotate queries and keys by their positions, giving the log-kernel
+``q^T R_{j-i} k / sqrt(d)``, a function of the offset only; ALiBi adds ``-slope |i - j|``
+to the log-kernel, a distance kernel in position. Both log-kernels read a token's
+position from its last column (:func:`with_positions`), so they plug into
+:func:`lenakernel.kernel_smoother` as ``kernel=``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from . import _validation as _v
+from ._backend import as_tensors
+from .attention import exp_dot_log_kernel
+
+__all__ = ["rotary_embedding", "with_positions", "rotary_log_kernel", "alibi_log_kernel", "alibi_slopes"]
+
+
+def _check_base(base):
+    _v.check_positive_scalar(base, "base")
+    return float(base)
+
+
+def _rotate(x, positions, base):
+    # Coordinates (2k, 2k+1) turn by the angle position * base^(-2k/d).
+    d = x.shape[-1]
+    frequencies = base ** (-torch.arange(0, d, 2, dtype=x.dtype, device=x.device) / d)
+    angles = positions[..., None] * frequencies  # (..., n, d/2)
+    cos, sin = torch.cos(angles), torch.sin(angles)
+    even, odd = x[..., 0::2], x[..., 1::2]
+    rotated = torch.stack([even * cos - odd * sin, even * sin + odd * cos], dim=-1)
+    return rotated.flatten(-2)
+
+
+def rotary_embedding(x, positions, *, base=10000.0):
+    """Rotate each pair of coordinates of ``x`` by an angle proportional to its position.
+
+    Coordinates ``(2k, 2k + 1)`` of the token at position ``t`` turn by ``t * theta_k``
+    with ``theta_k = base ** (-2k / d)``: the rotary position embedding of Su et al.
+    Rotations are orthogonal and compose, ``R_s^T R_t = R_{t - s}``, so
+    ``(R_s q) . (R_t k) = q^T R_{t - s} k`` depends on the positions only through the
+    offset ``t - s``.
+
+    Derived in the layer chapter.
+
+    Parameters
+    ----------
+    x : array of shape (..., n, d)
+        Queries or keys; ``d`` must be even.
+    positions : array of shape (n,) or (..., n)
+        The position of each token (integers or reals).
+    base : float, default 10000.0
+        Sets the slowest frequency; must be > 0.
+
+    Returns
+    -------
+    array of shape (..., n, d)
+        The rotated vectors (same norms as ``x``).
+
+    Raises
+    ------
+    ValueError
+        If ``d`` is odd, ``positions`` does not have one entry per token, or ``base`` <= 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.array([[1.0, 0.0], [1.0, 0.0]])
+    >>> print(np.round(rotary_embedding(x, np.array([0.0, np.pi / 2]), base=1.0), 4))
+    [[1. 0.]
+     [0. 1.]]
+    """
+    tensors, restore = as_tensors(x=x, positions=positions)
+    x, positions = tensors["x"], tensors["positions"]
+    _v.check_min_ndim(x, "x", 2, "(..., n, d)")
+    if x.shape[-1] % 2:
+        raise ValueError(f"`x` must have an even feature size d (coordinates turn in pairs); "
+                         f"got d = {x.shape[-1]} (shape {tuple(x.shape)}).")
+    _v.check_min_ndim(positions, "positions", 1, "(n,) or (..., n)")
+    _v.check_same_size(positions, "positions", -1, x, "x", -2, "number of tokens n")
+    _v.check_finite(x, "x")
+    _v.check_finite(positions, "positions")
+    return restore(_rotate(x, positions, _check_base(base)))
+
+
+def with_positions(x, positions=None):
+    """Append each token's position as a last column: the token becomes (content, position).
+
+    The positional log-kernels of this module read the position from that column, so
+    a smoother that processes queries in blocks, or a causal one, always knows where
+    each token sits.
+
+    Derived in the layer chapter.
+
+    Parameters
+    ----------
+    x : array of shape (..., n, d)
+        Token contents (queries or keys).
+    positions : array of shape (n,) or (..., n), optional
+        Positions; default ``0, 1, ..., n - 1``.
+
+    Returns
+    -------
+    array of shape (..., n, d + 1)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> print(with_positions(np.ones((3, 1))))
+    [[1. 0.]
+     [1. 1.]
+     [1. 2.]]
+    """
+    tensors, restore = as_tensors(x=x, positions=positions)
+    x, positions = tensors["x"], tensors["positions"]
+    _v.check_min_ndim(x, "x", 2, "(..., n, d)")
+    n = x.shape[-2]
+    if positions is None:
+        positions = torch.arange(n, dtype=x.dtype, device=x.device)
+    else:
+        _v.check_min_ndim(positions, "positions", 1, "(n,) or (..., n)")
+        _v.check_same_size(positions, "positions", -1, x, "x", -2, "number of tokens n")
+    shape = torch.broadcast_shapes(x.shape[:-1], positions.shape)
+    column = positions.expand(shape)[..., None]
+    return restore(torch.cat([x.expand(*shape, x.shape[-1]), column], dim=-1))
+
+
+def _split(t, name):
+    if t.ndim < 2 or t.shape[-1] < 2:
+        raise ValueError(f"`{name}` must have shape (..., tokens, d + 1): content in the first d >= 1 "
+                         f"columns, position in the last (see with_positions); got shape {tuple(t.shape)}.")
+    return t[..., :-1], t[..., -1]
+
+
+def rotary_log_kernel(q, k, *, scale=None, base=10000.0):
+    """The rotary log-kernel ``scale * (R_{t_i} q_i) . (R_{t_j} k_j) = scale * q_i^T R_{t_j - t_i} k_j``.
+
+    The exponential dot-product kernel of chapter 2 evaluated on rotated queries and
+    keys (:func:`rotary_embedding` then :func:`lenakernel.exp_dot_log_kernel`). It
+    depends on the positions only through the offset: a shift of every position leaves
+    it unchanged. Pass it to :func:`lenakernel.kernel_smoother` as ``kernel=``.
+
+    Derived in the layer chapter.
+
+    Parameters
+    ----------
+    q : array of shape (..., m, d + 1)
+        Queries with their positions in the last column (:func:`with_positions`).
+    k : array of shape (..., n, d + 1)
+        Keys with their positions in the last column.
+    scale : float, optional
+        Default ``1 / sqrt(d)`` (d without the position column).
+    base : float, default 10000.0
+        As in :func:`rotary_embedding`.
+
+    Returns
+    -------
+    array of shape (..., m, n)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> q = with_positions(np.array([[1.0, 0.0]]), np.array([3.0]))
+    >>> k = with_positions(np.array([[1.0, 0.0], [1.0, 0.0]]), np.array([3.0, 3.0 + np.pi]))
+    >>> print(np.round(rotary_log_kernel(q, k, scale=1.0, base=1.0), 4))
+    [[ 1. -1.]]
+    """
+    tensors, restore = as_tensors(q=q, k=k)
+    (q_content, q_positions), (k_content, k_positions) = _split(tensors["q"], "q"), _split(tensors["k"], "k")
+    base = _check_base(base)
+    return restore(exp_dot_log_kernel(rotary_embedding(q_content, q_positions, base=base),
+                                      rotary_embedding(k_content, k_positions, base=base), scale=scale))
+
+
+def _check_slope(slope):
+    try:
+        value = float(slope)
+    except (TypeError, ValueError):
+        raise TypeError(f"`slope` must be a number >= 0; got {type(slope).__name__}.") from None
+    if isinstance(slope, bool) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"`slope` must be a finite number >= 0; got {slope!r}.")
+    return value
+
+
+def alibi_log_kernel(q, k, *, slope, scale=None):
+    """The ALiBi log-kernel ``scale * q_i . k_j - slope * |t_i - t_j|``.
+
+    Content kernel times a distance kernel in position, ``exp(-slope |t_i - t_j|)``
+    (Press et al.): the product-kernel view of Tsai et al. Pass it to
+    :func:`lenakernel.kernel_smoother` as ``kernel=`` (with ``causal=True`` for a
+    language model).
+
+    Derived in the layer chapter.
+
+    Parameters
+    ----------
+    q : array of shape (..., m, d + 1)
+        Queries with their positions in the last column (:func:`with_positions`).
+    k : array of shape (..., n, d + 1)
+        Keys with their positions in the last column.
+    slope : float
+        The penalty per unit of distance, >= 0 (0 gives plain softmax attention).
+    scale : float, optional
+        Default ``1 / sqrt(d)`` (d without the position column).
+
+    Returns
+    -------
+    array of shape (..., m, n)
+
+    Raises
+    ------
+    ValueError
+        If ``slope`` is negative or not finite, or ``q``, ``k`` lack a content column.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = with_positions(np.zeros((3, 1)))
+    >>> print(np.round(alibi_log_kernel(x[2:], x, slope=0.5), 4))
+    [[-1.  -0.5  0. ]]
+    """
+    slope = _check_slope(slope)
+    tensors, restore = as_tensors(q=q, k=k)
+    (q_content, q_positions), (k_content, k_positions) = _split(tensors["q"], "q"), _split(tensors["k"], "k")
+    content = exp_dot_log_kernel(q_content, k_content, scale=scale)
+    distance = (q_positions[..., :, None] - k_positions[..., None, :]).abs()
+    return restore(content - slope * distance)
+
+
+def alibi_slopes(num_heads):
+    """The ALiBi slopes of Press et al.: ``2 ** (-8 h / H)`` for heads ``h = 1, ..., H``.
+
+    A geometric sequence, so the heads' position kernels range from nearly flat
+    (long memory) to sharply local.
+
+    Derived in the layer chapter.
+
+    Parameters
+    ----------
+    num_heads : int
+        The number of heads H >= 1.
+
+    Returns
+    -------
+    numpy.ndarray of shape (H,)
+
+    Examples
+    --------
+    >>> print(alibi_slopes(4))
+    [0.25       0.0625     0.015625   0.00390625]
+    """
+    heads = _v.check_positive_int(num_heads, "num_heads")
+    return 2.0 ** (-8.0 * np.arange(1, heads + 1) / heads)
