@@ -8,6 +8,8 @@ and in Jupyter, Binder and Colab alike. Every frame carries a text alternative.
 
 from __future__ import annotations
 
+import base64
+import html
 import io
 import numbers
 
@@ -30,7 +32,7 @@ def frame_slider(draw, values, *, alt=None, description="value", readout_format=
     The slider shows ``description`` as its visible label and each value formatted by
     ``readout_format``; the book's script (``book/_static/lenakernel-a11y.js``) makes
     the label the handle's accessible name and the shown value its ``aria-valuetext``.
-    Each frame image carries its text alternative ``alt(value)`` as its title.
+    Each frame is an ``<img>`` whose ``alt`` attribute is ``alt(value)``.
 
     Parameters
     ----------
@@ -54,7 +56,8 @@ def frame_slider(draw, values, *, alt=None, description="value", readout_format=
     Returns
     -------
     ipywidgets.VBox
-        A slider above a stack of images; moving the slider shows another image.
+        A slider above a stack of frames (``ipywidgets.HTML``, each holding one image);
+        moving the slider shows another frame.
 
     Raises
     ------
@@ -79,8 +82,8 @@ def frame_slider(draw, values, *, alt=None, description="value", readout_format=
     >>> box = frame_slider(draw, [0.5, 1.0, 2.0], alt=alt, description="slope")
     >>> len(box.children[1].children)
     3
-    >>> box.children[1].children[2].tooltip
-    'A line from the origin rising to height 2.0.'
+    >>> 'alt="A line from the origin rising to height 2.0."' in box.children[1].children[2].value
+    True
     """
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
@@ -114,8 +117,7 @@ def frame_slider(draw, values, *, alt=None, description="value", readout_format=
         fig.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
         plt.close(fig)
         text = _frame_text(alt, value, position, len(values), description, label)
-        # The image's title is its text alternative (ipywidgets 8 has no alt for images).
-        images.append(widgets.Image(value=buffer.getvalue(), format="png", tooltip=text))
+        images.append(widgets.HTML(value=_image_tag(buffer.getvalue(), text)))
 
     slider = widgets.SelectionSlider(options=labels, index=0, description=description,
                                      continuous_update=True)
@@ -125,6 +127,17 @@ def frame_slider(draw, values, *, alt=None, description="value", readout_format=
     box = widgets.VBox([slider, stack])
     box.add_class(SLIDER_CLASS)
     return box
+
+
+def _image_tag(png, text):
+    """An ``<img>`` holding the PNG bytes inline, with ``text`` as its alt attribute.
+
+    ipywidgets' own Image widget has no alt attribute (and its tooltip breaks the
+    static page's renderer), so each frame is a small piece of HTML instead.
+    """
+    source = base64.b64encode(png).decode("ascii")
+    return (f'<img src="data:image/png;base64,{source}" alt="{html.escape(text, quote=True)}" '
+            f'style="max-width: 100%; height: auto;">')
 
 
 def _frame_text(alt, value, position, count, description, label):

@@ -1,6 +1,9 @@
 """Tests for lenakernel.viz: the frame slider that works without a kernel."""
 
+import base64
+import html
 import io
+import re
 
 import matplotlib
 
@@ -30,30 +33,38 @@ def parts(box):
     return slider, stack, list(stack.children)
 
 
+def alt_of(frame):
+    return html.unescape(re.search(r'alt="([^"]*)"', frame.value).group(1))
+
+
+def png_of(frame):
+    return base64.b64decode(re.search(r"base64,([^\"]+)\"", frame.value).group(1))
+
+
 def test_one_frame_per_value_in_order_and_linked():
     box = lk.frame_slider(draw, [0.5, 1.0, 2.0], alt=alt, description="slope")
     slider, stack, images = parts(box)
     assert slider.options == ("0.5", "1", "2")
     assert slider.description == "slope"
     assert len(images) == 3 and stack.selected_index == 0
-    assert len({image.value for image in images}) == 3   # three different frames
+    assert len({png_of(image) for image in images}) == 3   # three different frames
     assert viz.SLIDER_CLASS in box._dom_classes
 
 
 def test_every_frame_has_its_text_alternative():
     box = lk.frame_slider(draw, [0.5, 2.0], alt=alt)
-    assert [image.tooltip for image in parts(box)[2]] == ["A line rising to 0.5.", "A line rising to 2.0."]
+    assert [alt_of(image) for image in parts(box)[2]] == ["A line rising to 0.5.", "A line rising to 2.0."]
 
 
 def test_default_text_alternative_names_the_frame_and_value():
     box = lk.frame_slider(draw, [0.25, 4.0], description="h")
-    assert [image.tooltip for image in parts(box)[2]] == ["Frame 1 of 2: h = 0.25.", "Frame 2 of 2: h = 4."]
+    assert [alt_of(image) for image in parts(box)[2]] == ["Frame 1 of 2: h = 0.25.", "Frame 2 of 2: h = 4."]
 
 
 def test_frames_are_drawn_at_the_requested_resolution():
     for dpi in (80, 100):
         image = parts(lk.frame_slider(draw, [1.0], alt=alt, dpi=dpi))[2][0]
-        width, height = PILImage.open(io.BytesIO(image.value)).size
+        width, height = PILImage.open(io.BytesIO(png_of(image))).size
         assert (width, height) == (4 * dpi, 2 * dpi)
 
 
@@ -70,8 +81,8 @@ def test_figures_are_closed():
 
 
 def test_the_same_frames_twice_give_the_same_bytes():
-    first = [image.value for image in parts(lk.frame_slider(draw, [1.0, 2.0], alt=alt))[2]]
-    second = [image.value for image in parts(lk.frame_slider(draw, [1.0, 2.0], alt=alt))[2]]
+    first = [png_of(image) for image in parts(lk.frame_slider(draw, [1.0, 2.0], alt=alt))[2]]
+    second = [png_of(image) for image in parts(lk.frame_slider(draw, [1.0, 2.0], alt=alt))[2]]
     assert first == second
 
 
@@ -99,6 +110,13 @@ def test_draw_that_returns_none_is_refused_by_name():
     with pytest.raises(TypeError, match=r"`draw` must return a matplotlib Figure.*NoneType"):
         lk.frame_slider(forgets_to_return, [1.0], alt=alt)
     assert len(plt.get_fignums()) == before   # the stray figure was closed
+
+
+def test_alt_text_is_escaped_for_html():
+    box = lk.frame_slider(draw, [1.0], alt=lambda value: 'h < 2 & "quoted"')
+    frame = parts(box)[2][0]
+    assert 'alt="h &lt; 2 &amp; &quot;quoted&quot;"' in frame.value
+    assert alt_of(frame) == 'h < 2 & "quoted"'
 
 
 def test_alt_that_is_not_callable_is_refused_by_name():
