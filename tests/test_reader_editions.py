@@ -174,3 +174,25 @@ def test_unknown_markup_fails_loudly():
 def test_code_inside_plain_fences_is_left_alone():
     text = _converted("```python\nprint('{doc}`x`')\n```")
     assert text == "```python\nprint('{doc}`x`')\n```"
+
+
+def test_launch_buttons_open_the_reader_edition():
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    import lenakernel_sphinx
+
+    page = "book/03-the-gaussian-connection"
+    base = "https://github.com/lenatriestounderstand/lenakernel"
+    context = {"header_buttons": [{"type": "group", "buttons": [
+        {"text": "Binder", "url": f"https://mybinder.org/v2/gh/o/r/main?urlpath=tree/{page}.ipynb"},
+        {"text": "Colab", "url": f"https://colab.research.google.com/github/o/r/blob/main/{page}.ipynb"},
+        {"text": "JupyterHub", "url": "https://hub/hub/user-redirect/git-pull?repo=x&urlpath="
+                                      "tree%2Fr%2Fbook%2F03-the-gaussian-connection.ipynb"},
+    ]}, {"text": "Download", "url": f"{base}/{page}.ipynb"}]}
+    lenakernel_sphinx._launch_reader_editions(None, page, "page.html", context, None)
+    binder, colab, hub = context["header_buttons"][0]["buttons"]
+    assert binder["url"].endswith("urlpath=tree/reader/03-the-gaussian-connection.ipynb")
+    assert colab["url"].endswith("/blob/main/reader/03-the-gaussian-connection.ipynb")
+    assert hub["url"].endswith("tree%2Fr%2Freader%2F03-the-gaussian-connection.ipynb")
+    assert context["header_buttons"][1]["url"].endswith(f"{page}.ipynb")  # not a launcher
+    # A page without a reader edition keeps the theme's URL.
+    assert lenakernel_sphinx.reader_edition_url("x/book/intro.ipynb", "book/intro") == "x/book/intro.ipynb"
