@@ -230,18 +230,27 @@ class Converter:
     def convert(self, text: str) -> str:
         lines = text.split("\n")
         out: list[str] = []
+        prose: list[str] = []  # plain lines, converted together (a role may span lines)
+
+        def flush():
+            if prose:
+                out.append(self.inline("\n".join(prose)))
+                prose.clear()
+
         i = 0
         while i < len(lines):
             line = lines[i]
             directive = _DIRECTIVE_OPEN.match(line)
             code = _CODE_OPEN.match(line)
             if directive:
+                flush()
                 end = self._closing(lines, i, directive.group("fence"))
                 body = [l[len(directive.group("indent")):] for l in lines[i + 1:end]]
                 out.append(self.directive(directive.group("name"),
                                           directive.group("argument").strip(), body))
                 i = end + 1
             elif code:
+                flush()
                 try:
                     end = self._closing(lines, i, code.group("fence"))
                 except ConversionError:
@@ -256,13 +265,15 @@ class Converter:
                 out.extend(lines[i:end + 1])
                 i = end + 1
             elif re.match(r"^\(([\w.-]+)\)=\s*$", line):
+                flush()
                 out.append(f'<a id="{line.strip()[1:-2]}"></a>')
                 i += 1
             elif line.startswith("%") or line.strip() == "+++":
                 i += 1  # a MyST comment or block break: nothing to show
             else:
-                out.append(self.inline(line))
+                prose.append(line)
                 i += 1
+        flush()
         return "\n".join(out)
 
     def _closing(self, lines, start, fence):
@@ -302,7 +313,11 @@ class Converter:
             inner = self.convert(text)
             if name != "admonition" and argument:
                 inner = self.inline(argument) + ("\n\n" + inner if inner else "")
-            return anchor + quote(f"**{title}**\n\n{inner}" if title else inner)
+            block = f"**{title}**\n\n{inner}" if title else inner
+            if "$$" in block:
+                # Jupyter's math would see the "> " of a quote's lines: rules around instead.
+                return f"{anchor}---\n\n{block}\n\n---"
+            return anchor + quote(block)
         if name == "math":
             return f"{anchor}$$\n{text}\n$$"
         if name in ("glue", "glue:", "glue:any", "glue:figure", "glue:math", "glue:md"):

@@ -158,6 +158,8 @@ def test_roles_and_directives_become_markdown():
     assert "[`lk.nadaraya_watson`](" in text and "api.html#lenakernel." in text
     assert "> **Remember**" in text and "> A (Vaswani et al., 2017) note." in text
     assert "$$\nx = 1\n$$" in text
+    boxed = _converted("```{note}\nSee\n\n$$\ny = 2\n$$\n```")
+    assert boxed == "---\n\n**Note**\n\nSee\n\n$$\ny = 2\n$$\n\n---"  # no "> " inside math
 
 
 def test_unknown_markup_fails_loudly():
@@ -169,6 +171,12 @@ def test_unknown_markup_fails_loudly():
         _converted("A {glue:text}`ch0_missing:.2f` value.")
     with pytest.raises(reader.ConversionError, match="references.bib"):
         _converted("A {cite:p}`nosuchkey2099` claim.")
+
+
+def test_a_role_may_span_lines():
+    text = _converted("As {cite:t}`vaswani2017` and {py:obj}`lk.nadaraya_watson\n"
+                      "<lenakernel.nadaraya_watson>` show.")
+    assert text.startswith("As Vaswani et al. (2017) and [`lk.nadaraya_watson`](")
 
 
 def test_code_inside_plain_fences_is_left_alone():
