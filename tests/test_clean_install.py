@@ -23,7 +23,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "book" / "02-attention-is-smoothing.ipynb"
 # pyproject says torch>=2.0; a resolver free to choose may pull a multi-GB CUDA build.
-CONSTRAINTS = "torch==2.13.0\n"
+# The CPU build comes from PyTorch's CPU index (or a local wheel where there is one).
+CONSTRAINTS = "torch==2.13.0+cpu\n"
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 NOTEBOOK_TOOLS = ["ipykernel", "nbclient", "nbformat", "matplotlib", "ipywidgets"]
 KERNEL = "lenakernel-clean"
 
@@ -71,6 +73,7 @@ def test_chapter_two_runs_after_a_clean_install(tmp_path):
 
     # The checkout is installed as a plain (non-editable) package, as pip would from git.
     install = _run([str(python), "-m", "pip", "install", "-q", "-c", str(tmp_path / "constraints.txt"),
+                    "--extra-index-url", TORCH_CPU_INDEX,
                     str(ROOT), *NOTEBOOK_TOOLS], env=env, timeout=1200)
     assert install.returncode == 0, "pip install failed:\n" + (install.stdout + install.stderr)[-3000:]
 

@@ -57,11 +57,15 @@ def _pin(name: str) -> str:
 # What Colab preinstalls that a chapter may use (numpy, torch, matplotlib, ipywidgets,
 # tqdm, scipy, pandas) plus the kernel machinery every Colab runtime has (ipykernel,
 # which brings IPython). Versions follow requirements.txt where it pins them; torch is
-# the CPU build, as on a Colab CPU runtime. Deliberately absent: myst-nb, jupyter-book,
-# nbval, nbclient, pytest: the book's toolchain, which Colab does not have.
+# the CPU build (from PyTorch's CPU index: on the public index this pin is the multi-GB
+# CUDA build). Deliberately absent: myst-nb, jupyter-book, nbval, nbclient, pytest: the
+# book's toolchain, which Colab does not have.
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 COLAB_PACKAGES = [_pin(name) for name in
                   ("numpy", "torch", "matplotlib", "ipywidgets", "tqdm", "scipy", "pandas",
                    "ipykernel")]
+COLAB_PACKAGES = [p.split("+")[0] + "+cpu" if p.startswith("torch==") else p
+                  for p in COLAB_PACKAGES]
 ABSENT = ["myst_nb", "jupyter_book", "nbval", "lenakernel"]
 
 # Importing google.colab is what tells a notebook it is on Colab. On Colab the module is
@@ -95,7 +99,8 @@ def _build_colab_venv(venv: Path) -> None:
     made = _run([sys.executable, "-m", "venv", str(venv)])
     assert made.returncode == 0, made.stderr
     python = venv / "bin" / "python"
-    install = _run([str(python), "-m", "pip", "install", "-q", *COLAB_PACKAGES],
+    install = _run([str(python), "-m", "pip", "install", "-q",
+                    "--extra-index-url", TORCH_CPU_INDEX, *COLAB_PACKAGES],
                    env=_clean_env(venv, offline=False), timeout=1800)
     assert install.returncode == 0, (install.stdout + install.stderr)[-3000:]
     site = Path(_run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"])
