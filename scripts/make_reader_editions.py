@@ -13,6 +13,7 @@ same notebook with
   works listed at the end;
 - solutions folded: text in a ``<details>`` block, code cells collapsed (Jupyter's
   ``source_hidden`` and Colab's ``#@title Solution`` form);
+- images beside the chapter linked by their address in the repository;
 - cells hidden in the book (the glue bookkeeping) kept, so the notebook runs the same,
   with their code folded;
 - all outputs cleared. The reader edition is for running: its first cell installs
@@ -409,6 +410,16 @@ class Converter:
         return format_glued_text(bundle.get("text/plain", ""), "")
 
 
+_LOCAL_IMAGE = re.compile(r"""(!\[[^\]]*\]\(|<img[^>]*\bsrc=["'])(?![a-z][\w+.-]*:|/|#)([^)"'\s]+)""")
+
+
+def absolute_images(markdown: str) -> str:
+    """Images next to the chapter (``figures/x.png``) by their address in the repository,
+    so they show wherever the reader edition is opened (Colab opens it alone)."""
+    raw = f"https://raw.githubusercontent.com/{OWNER}/{REPO}/main/book/"
+    return _LOCAL_IMAGE.sub(lambda m: m.group(1) + raw + m.group(2), markdown)
+
+
 def page_url(doc: str) -> str:
     return f"{BOOK_URL}book/{doc}.html"
 
@@ -452,7 +463,7 @@ def reader_edition(notebook, doc: str):
         solution = "solution" in tags or in_solution or starts
         in_solution = (in_solution or starts) and not ends
         if cell.cell_type == "markdown":
-            cell.source = converter.convert(cell.source).strip("\n")
+            cell.source = absolute_images(converter.convert(cell.source).strip("\n"))
             if not cell.source.strip():
                 continue  # only markers (a solution's start or end): nothing to show
             if solution:
