@@ -124,7 +124,8 @@ def colab_venv(tmp_path_factory):
     key = hashlib.sha256("\n".join([sys.version, STUB, *COLAB_PACKAGES]).encode()).hexdigest()[:12]
     venv = ROOT / "_build" / f"colab-venv-{key}"
     if not (venv / "ready").exists():
-        shutil.rmtree(venv, ignore_errors=True)
+        for stale in venv.parent.glob("colab-venv-*"):  # built for another package set
+            shutil.rmtree(stale, ignore_errors=True)
         venv.parent.mkdir(parents=True, exist_ok=True)
         _build_colab_venv(venv)
     python = venv / "bin" / "python"
