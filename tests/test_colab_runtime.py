@@ -95,13 +95,24 @@ def _run(command, **kwargs):
     return subprocess.run(command, capture_output=True, text=True, check=False, **kwargs)
 
 
+def install_with_cpu_torch(python: Path, arguments: list[str], env: dict):
+    """``pip install arguments``; torch's CPU build from PyTorch's CPU index if need be.
+
+    The index is asked only when the CPU build is not found otherwise (a local wheel
+    cache has it): where that index cannot be reached, every lookup there is retried.
+    """
+    command = [str(python), "-m", "pip", "install", "-q", *arguments]
+    install = _run(command, env=env, timeout=1800)
+    if install.returncode != 0 and "torch" in install.stderr:
+        install = _run([*command, "--extra-index-url", TORCH_CPU_INDEX], env=env, timeout=1800)
+    return install
+
+
 def _build_colab_venv(venv: Path) -> None:
     made = _run([sys.executable, "-m", "venv", str(venv)])
     assert made.returncode == 0, made.stderr
     python = venv / "bin" / "python"
-    install = _run([str(python), "-m", "pip", "install", "-q",
-                    "--extra-index-url", TORCH_CPU_INDEX, *COLAB_PACKAGES],
-                   env=_clean_env(venv, offline=False), timeout=1800)
+    install = install_with_cpu_torch(python, COLAB_PACKAGES, _clean_env(venv, offline=False))
     assert install.returncode == 0, (install.stdout + install.stderr)[-3000:]
     site = Path(_run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"])
                 .stdout.strip())
