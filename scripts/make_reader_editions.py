@@ -133,6 +133,8 @@ def book_index() -> tuple[dict, dict]:
         for source in sources:
             for match in re.finditer(r"^\(([\w.-]+)\)=\s*\n+#+\s*(.*)$", source, re.M):
                 labels[match.group(1)] = (doc, match.group(2).strip())
+            for match in re.finditer(r"^\s*\$\$\s*\(([\w.-]+)\)\s*$", source, re.M):
+                labels[match.group(1)] = (doc, "")
             for match in _DIRECTIVE_OPEN.finditer(source):
                 block = source[match.end():]
                 label = re.match(r"(?:\s*:\w[\w-]*:.*\n)*?\s*:label:\s*(\S+)", block)
@@ -265,6 +267,12 @@ class Converter:
                         continue
                 out.extend(lines[i:end + 1])
                 i = end + 1
+            elif re.match(r"^\s*\$\$\s*\([\w.-]+\)\s*$", line):
+                # The end of a labelled display equation: "$$ (label)".
+                prose.append("$$")
+                flush()
+                out.append(f'<a id="{line.split("(")[1].split(")")[0]}"></a>')
+                i += 1
             elif re.match(r"^\(([\w.-]+)\)=\s*$", line):
                 flush()
                 out.append(f'<a id="{line.strip()[1:-2]}"></a>')

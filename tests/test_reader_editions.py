@@ -182,6 +182,11 @@ def test_local_images_are_linked_from_the_repository():
     assert "![web](https://example.org/c.png)" in text
 
 
+def test_labelled_equations_keep_an_anchor():
+    text = _converted("$$\nx = 1\n$$ (eq-one)\n\nSee above.")
+    assert text == '$$\nx = 1\n$$\n<a id="eq-one"></a>\n\nSee above.'
+
+
 def test_a_role_may_span_lines():
     text = _converted("As {cite:t}`vaswani2017` and {py:obj}`lk.nadaraya_watson\n"
                       "<lenakernel.nadaraya_watson>` show.")
