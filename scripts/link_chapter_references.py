@@ -60,14 +60,19 @@ def link_text(text: str, chapters: dict[str, Path]) -> str:
 
 
 def link_markdown(source: str, chapters: dict[str, Path]) -> str:
-    out, in_code = [], False
+    out, open_fences = [], []  # the fences open at this line: (marker, is_code)
     for line in source.splitlines(keepends=True):
-        fence = re.match(r"\s*(```+|~~~+)(.*)", line)
-        if fence and not fence.group(2).lstrip().startswith("{"):
-            # A plain code fence opens or closes; directive fences hold prose.
-            in_code = not in_code if (fence.group(2).strip() == "" or not in_code) else in_code
+        fence = re.match(r"\s*(```+|~~~+|:::+)(.*)", line)
+        if fence:
+            marker, rest = fence.group(1), fence.group(2).strip()
+            if open_fences and not rest and marker == open_fences[-1][0]:
+                open_fences.pop()  # closes the innermost fence
+            else:
+                # A directive fence ({name}) holds prose; any other fence holds code.
+                open_fences.append((marker, not rest.startswith("{")))
             out.append(line)
             continue
+        in_code = any(is_code for _, is_code in open_fences)
         out.append(line if in_code else link_text(line, chapters))
     return "".join(out)
 
