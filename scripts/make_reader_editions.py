@@ -144,6 +144,16 @@ def book_index() -> tuple[dict, dict]:
 
 
 @functools.lru_cache(maxsize=None)
+def chapter_numbers() -> dict:
+    """doc name -> its chapter number, counted as the book counts them: the documents of
+    the table of contents' numbered parts, in order."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [entry["file"] for part in toc.get("parts", []) if part.get("numbered")
+             for entry in part["chapters"]]
+    return {Path(f).name: number for number, f in enumerate(files, start=1)}
+
+
+@functools.lru_cache(maxsize=None)
 def bibliography():
     from pybtex.database import parse_file
 
@@ -362,6 +372,13 @@ class Converter:
             doc, title = labels[target]
             url = f"#{target}" if doc == self.doc else f"{page_url(doc)}#{target}"
             shown = text or title or target
+            if name == "numref" and text and ("%s" in text or "{number}" in text):
+                # A chapter's number, as the numbered table of contents gives it.
+                if doc not in chapter_numbers():
+                    raise ConversionError(f"{self.where}: {{numref}}`{content}`: {doc} is "
+                                          "not a numbered chapter")
+                number = str(chapter_numbers()[doc])
+                shown = text.replace("%s", number).replace("{number}", number)
             return f"[{self.inline(shown)}]({url})"
         if name == "eq":
             if target not in labels:

@@ -218,3 +218,11 @@ def test_launch_buttons_open_the_reader_edition():
     assert context["header_buttons"][1]["url"].endswith(f"{page}.ipynb")  # not a launcher
     # A page without a reader edition keeps the theme's URL.
     assert lenakernel_sphinx.reader_edition_url("x/book/intro.ipynb", "book/intro") == "x/book/intro.ipynb"
+
+
+def test_chapter_cross_references_show_the_chapter_number():
+    # Chapters are numbered by the table of contents; the layer chapter sits after chapter 5.
+    text = _converted("See chapter {numref}`%s <chapter-from-one-head-to-a-layer>` and "
+                      "{numref}`Chapter %s <chapter-linear-attention>`.")
+    assert text.startswith("See chapter [6](https://")
+    assert "[Chapter 7](https://" in text and "06-linear-attention.html#chapter-linear-attention" in text
