@@ -7,12 +7,14 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 NOTEBOOKS := $(sort $(wildcard book/*.ipynb))
 CHAPTERS := $(sort $(wildcard book/[0-9][0-9]-*.ipynb))
+# The reader editions: the chapters in plain Jupyter markdown, for Colab, Binder and students.
+READER_CHAPTERS := $(patsubst book/%,reader/%,$(CHAPTERS))
 JB_BUILD := $(VENV)/bin/jupyter-book build . -W -n --keep-going
 # Notebooks are executed and checked with one thread: the same reduction order both
 # times (so stored numbers match to the last bit), and no thread contention on small ops.
 NB_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
-.PHONY: book test test-package test-notebooks execute assignments bench clean
+.PHONY: book test test-package test-notebooks execute reader assignments bench clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,12 +34,20 @@ test-notebooks: $(STAMP)
 
 test: test-package test-notebooks book
 
-# Re-execute every notebook in place, top to bottom, so each stored output is the code's.
+# Re-execute every notebook in place, top to bottom, so each stored output is the code's
+# (after pinning the package's version in each install cell); then rewrite the reader
+# editions (reader/) from the executed notebooks.
 execute: $(STAMP)
+	$(PY) scripts/write_install_cell.py $(NOTEBOOKS)
 	$(NB_ENV) $(PY) scripts/execute_notebooks.py $(NOTEBOOKS)
+	$(PY) scripts/make_reader_editions.py $(NOTEBOOKS)
 
-assignments: $(STAMP)
-	$(NB_ENV) $(PY) scripts/make_assignments.py $(CHAPTERS)
+reader: $(STAMP)
+	$(PY) scripts/make_reader_editions.py $(NOTEBOOKS)
+
+# Student copies (in _build/assignments/) are made from the reader editions.
+assignments: reader
+	$(PY) scripts/make_assignments.py $(READER_CHAPTERS)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py $(if $(DEVICE),--device $(DEVICE),)

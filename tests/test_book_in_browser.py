@@ -15,7 +15,7 @@ For each page it checks:
   shows another image;
 - every internal link points at a page that exists, and every anchor at an element
   that exists;
-- the Binder and Colab launch buttons of a chapter open that chapter's notebook in the
+- the Binder and Colab launch buttons of a chapter open that chapter's reader edition in the
   repository named in ``_config.yml``.
 
 A full-page screenshot of each page is saved under ``_build/screenshots/``.
@@ -313,7 +313,8 @@ def test_internal_links_resolve(site, name):
 def test_launch_buttons_open_this_chapter(site, name):
     links = site["reports"][name]["links"]
     owner_repo = urlsplit(REPOSITORY).path.strip("/")
-    notebook = f"{name}.ipynb"
+    # The buttons open the chapter's reader edition (plain Jupyter markdown), not its source.
+    notebook = f"reader/{Path(name).name}.ipynb"
     binder = [link for link in links if "mybinder.org" in link]
     colab = [link for link in links if "colab.research.google.com" in link]
     assert binder, "no Binder launch button"

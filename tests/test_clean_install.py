@@ -1,6 +1,7 @@
 """A reader's first run: install lenakernel into a clean virtual environment, the way
 the Colab cell does (the package with its loose dependencies, not the pinned
-requirements.txt), add only what executing a notebook needs, and run chapter 2 there.
+requirements.txt), add only what executing a notebook needs (not the book's toolchain:
+no myst-nb, whose absence the chapters must survive), and run chapter 2 there.
 
 This catches a dependency the package uses but does not declare, a file the package
 needs but does not ship, and a notebook that only works from inside the checkout.
@@ -23,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "book" / "02-attention-is-smoothing.ipynb"
 # pyproject says torch>=2.0; a resolver free to choose may pull a multi-GB CUDA build.
 CONSTRAINTS = "torch==2.13.0\n"
-NOTEBOOK_TOOLS = ["ipykernel", "nbclient", "nbformat", "matplotlib", "myst-nb", "ipywidgets"]
+NOTEBOOK_TOOLS = ["ipykernel", "nbclient", "nbformat", "matplotlib", "ipywidgets"]
 KERNEL = "lenakernel-clean"
 
 RUNNER = textwrap.dedent("""
@@ -80,6 +81,9 @@ def test_chapter_two_runs_after_a_clean_install(tmp_path):
                   "print(torch.__version__)"], cwd=work, env=env)
     assert where.returncode == 0, where.stderr
     location = where.stdout.splitlines()[0]
+    absent = _run([str(python), "-c", "import importlib.util as u; print(u.find_spec('myst_nb'))"],
+                  cwd=work, env=env)
+    assert absent.stdout.strip() == "None", "myst-nb is in the clean environment"
     assert location.startswith(str(venv)), f"lenakernel imported from {location}, not the clean venv"
     assert "+cu" not in where.stdout.splitlines()[1], "a CUDA build of torch was installed"
 

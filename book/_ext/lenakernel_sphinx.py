@@ -1,4 +1,4 @@
-"""Two small fixes for the book's HTML build (a Sphinx extension, loaded from _config.yml).
+"""Three small changes to the book's HTML build (a Sphinx extension, loaded from _config.yml).
 
 1. Public names. The API page documents each function in its module
    (``lenakernel.smoothing.nadaraya_watson``) while readers, chapters and docstrings say
@@ -8,13 +8,22 @@
 2. Repeated scripts. sphinx-thebe and sphinx-togglebutton add inline scripts after the
    HTML builder has started, so Sphinx 7 lists them twice; the second
    ``const THEBE_JS_URL`` is a JavaScript error on every page. Each page keeps one copy.
+3. Launch buttons. The theme's Binder, Colab and JupyterHub buttons open the page's
+   source notebook, written in MyST, which those tools show raw. Where the chapter has
+   a reader edition (``reader/<name>.ipynb``, plain Jupyter markdown), they open that.
 """
 
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
+from urllib.parse import quote
 
 from sphinx.util.nodes import make_refnode
+
+# The buttons of sphinx-book-theme's launch menu that open a notebook in a live kernel.
+LAUNCHERS = {"Binder", "Colab", "JupyterHub", "Deepnote", "JupyterLite"}
+READER = Path(__file__).resolve().parents[2] / "reader"
 
 
 def _resolve_public_name(app, env, node, contnode):
@@ -52,7 +61,32 @@ def _unique_scripts(app, pagename, templatename, context, doctree):
     context["script_files"] = unique
 
 
+def reader_edition_url(url: str, pagename: str) -> str:
+    """``url`` (a launch button's) pointed at the reader edition of ``pagename``, if any."""
+    name = pagename.rsplit("/", 1)[-1]
+    if not (READER / f"{name}.ipynb").exists():
+        return url
+    source, edition = f"{pagename}.ipynb", f"reader/{name}.ipynb"
+    for old, new in ((source, edition), (quote(source, safe=""), quote(edition, safe=""))):
+        url = url.replace(old, new)
+    return url
+
+
+def _launch_reader_editions(app, pagename, templatename, context, doctree):
+    def visit(buttons):
+        for button in buttons:
+            if not isinstance(button, dict):
+                continue
+            if button.get("text") in LAUNCHERS and "url" in button:
+                button["url"] = reader_edition_url(button["url"], pagename)
+            visit(button.get("buttons", []))
+
+    visit(context.get("header_buttons", []))
+
+
 def setup(app):
     app.connect("missing-reference", _resolve_public_name)
     app.connect("html-page-context", _unique_scripts, priority=900)
+    # After sphinx-book-theme adds its launch buttons (priority 501).
+    app.connect("html-page-context", _launch_reader_editions, priority=600)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -6,95 +6,153 @@ import numpy as np
 
 from ..attention import softmax_attention
 from ..learning import metric_kernel_smoother
-from ._core import run_cases
+from ._core import Case, Mistake, Wrong, as_array, run_cases
 
 __all__ = ["check_metric_smoother", "check_attention_form"]
 
+# The lenakernel functions each exercise may use; the exercise text says the same.
+METRIC_SMOOTHER_ALLOWED: tuple = ()
+ATTENTION_FORM_ALLOWED: tuple = ()
+
 
 def _metric_cases():
+    """(name, x_train, y_train, x_query, metric, note) for both exercises."""
     rng = np.random.default_rng(2024)
-    cases = []
-    # 1-D, the Gaussian kernel of bandwidth 0.5 (A = 1 / 0.5).
-    x = np.sort(rng.uniform(-1, 1, 6))
-    cases.append(dict(x_train=x[:, None], y_train=np.sin(3 * x), x_query=np.array([[0.0], [0.4]]),
-                      metric=np.array([[2.0]])))
-    # 2-D with a full (non-diagonal) metric.
-    x = rng.normal(size=(7, 2))
-    cases.append(dict(x_train=x, y_train=x[:, 0] - x[:, 1] ** 2, x_query=rng.normal(size=(3, 2)),
-                      metric=np.array([[1.5, 0.5], [-0.3, 0.8]])))
-    # A rectangular metric: one learned direction out of three inputs.
-    x = rng.normal(size=(8, 3))
-    cases.append(dict(x_train=x, y_train=rng.normal(size=8), x_query=rng.normal(size=(2, 3)),
-                      metric=np.array([[0.7, -1.2, 0.1]])))
-    # A very sharp kernel: every raw kernel value underflows to 0 unless the row
-    # maximum is subtracted first, as in the chapter.
-    x = np.array([[0.0], [1.0], [2.0]])
-    cases.append(dict(x_train=x, y_train=np.array([1.0, 2.0, 3.0]), x_query=np.array([[0.9]]),
-                      metric=np.array([[2000.0]])))
-    return cases
+    x1 = np.sort(rng.uniform(-1, 1, 6))
+    x2, x3 = rng.normal(size=(7, 2)), rng.normal(size=(8, 3))
+    sharp = "a kernel so sharp that every raw kernel value underflows to 0: work in the log domain"
+    return [
+        ("1-D, bandwidth 0.5 (A = [[2]])", x1[:, None], np.sin(3 * x1), np.array([[0.0], [0.4]]),
+         np.array([[2.0]]), ""),
+        ("2-D, a full (non-diagonal) metric", x2, x2[:, 0] - x2[:, 1] ** 2, rng.normal(size=(3, 2)),
+         np.array([[1.5, 0.5], [-0.3, 0.8]]), ""),
+        ("a rectangular metric (r = 1, p = 3)", x3, rng.normal(size=8), rng.normal(size=(2, 3)),
+         np.array([[0.7, -1.2, 0.1]]), "A is (r, p) = (1, 3): A (x - x') is (x - x') @ A.T"),
+        ("a very sharp kernel", np.array([[0.0], [1.0], [2.0]]), np.array([1.0, 2.0, 3.0]),
+         np.array([[0.9]]), np.array([[2000.0]]), sharp),
+    ]
+
+
+def _smoother(x_train, y_train, x_query, metric):
+    return metric_kernel_smoother(x_train, y_train, x_query, metric=metric)
+
+
+_METRIC_MISTAKES = [
+    Mistake("with points as rows, A (x - x') is (x - x') @ metric.T, not (x - x') @ metric",
+            lambda x_train, y_train, x_query, metric: _smoother(x_train, y_train, x_query, metric.T)),
+    Mistake("the kernel is exp(-||A (x - x')||^2 / 2): check the factor 1/2",
+            lambda x_train, y_train, x_query, metric: _smoother(x_train, y_train, x_query, np.sqrt(2) * metric)),
+    Mistake("the weights of each query must sum to 1: divide by their sum",
+            lambda x_train, y_train, x_query, metric:
+            np.exp(-0.5 * (((x_query[:, None] - x_train[None]) @ metric.T) ** 2).sum(-1)) @ y_train),
+]
 
 
 def check_metric_smoother(student) -> bool:
     """Check ``student(x_train, y_train, x_query, metric)``: N-W with ``exp(-||A(x - x')||^2 / 2)``.
 
-    The student's function gets ``x_train`` of shape (n, p), ``y_train`` (n,),
-    ``x_query`` (m, p) and the metric ``A`` (r, p), and returns the (m,) predictions.
-    It is compared with :func:`lenakernel.metric_kernel_smoother` on seeded cases,
-    including a kernel so sharp that it needs the log-domain (max-subtracted) softmax.
+    The function gets ``x_train`` of shape (n, p), ``y_train`` (n,), ``x_query`` (m, p)
+    and the metric ``A`` (r, p), and returns the (m,) predictions of
+    :func:`lenakernel.metric_kernel_smoother`. Cases: 1-D, bandwidth 0.5; 2-D, a full
+    (non-diagonal) metric; a rectangular metric (r = 1, p = 3); a very sharp kernel
+    (needs the log domain). Allowed from lenakernel: nothing (NumPy only). Checks values only.
 
-    Returns True if every case matches; prints a verdict either way; never raises.
+    Parameters
+    ----------
+    student : callable
+        The student's function, called with positional arguments in the order above.
+
+    Returns
+    -------
+    bool
+        True if every case matches; a verdict is printed either way; never raises.
 
     Examples
     --------
-    >>> import lenakernel as lk
-    >>> def mine(x_train, y_train, x_query, metric):
-    ...     return lk.metric_kernel_smoother(x_train, y_train, x_query, metric=metric)
-    >>> check_metric_smoother(mine)
-    Correct: the learned-metric smoother matches the package on all 4 test cases.
-    True
+    >>> def my_metric_smoother(x_train, y_train, x_query, metric):
+    ...     raise NotImplementedError
+    >>> check_metric_smoother(my_metric_smoother)
+    The learned-metric smoother. Allowed from lenakernel: nothing (NumPy only). Checks values only.
+    Not solved yet: your function raises NotImplementedError. Write your solution and run this cell again.
+    False
     """
+    cases = [Case(name, {"x_train": xt, "y_train": yt, "x_query": xq, "metric": a}, note=note)
+             for name, xt, yt, xq, a, note in _metric_cases()]
+    return run_cases(student, _smoother, cases, exercise="The learned-metric smoother",
+                     allowed=METRIC_SMOOTHER_ALLOWED, mistakes=_METRIC_MISTAKES)
 
-    def reference(x_train, y_train, x_query, metric):
-        return metric_kernel_smoother(x_train, y_train, x_query, metric=metric)
 
-    return run_cases(student, reference, _metric_cases(), exercise="the learned-metric smoother",
-                     atol=1e-8, rtol=1e-6)
+def _through_attention(student, x_query, x_train, metric, y_train):
+    """Feed the student's (q, k) to softmax attention at scale 1, as the exercise says."""
+    result = student(x_query, x_train, metric)
+    if not (isinstance(result, (tuple, list)) and len(result) == 2):
+        raise Wrong(f"your function must return a pair (q, k), but it returned {type(result).__name__}",
+                    hint="end with `return q, k`")
+    q, k = as_array(result[0], "q"), as_array(result[1], "k")
+    m, n = len(x_query), len(x_train)
+    if q.ndim != 2 or k.ndim != 2 or q.shape[0] != m or k.shape[0] != n or q.shape[1] != k.shape[1]:
+        raise Wrong(f"q has shape {q.shape} and k shape {k.shape}; expected ({m}, r') and ({n}, r') "
+                    "with the same r'", hint="one row per query in q and one per training point in k")
+    y = np.asarray(y_train, dtype=np.float64)[:, None]
+    return softmax_attention(q.astype(np.float64), k.astype(np.float64), y, scale=1.0)[:, 0]
+
+
+def _key_term(c):
+    """Attention whose scores are (A x).(A x_j) + c ||A x_j||^2: c = -1/2 is right."""
+    def wrong(x_query, x_train, metric, y_train):
+        q, k = x_query @ metric.T, x_train @ metric.T
+        scores = q @ k.T + c * (k**2).sum(1)
+        weights = np.exp(scores - scores.max(1, keepdims=True))
+        return weights @ y_train / weights.sum(1)
+    return wrong
+
+
+_FORM_MISTAKES = [
+    Mistake("q . k_j = (A x).(A x_j) misses the key term -||A x_j||^2 / 2: carry it in one extra "
+            "coordinate (1 in q, -||A x_j||^2 / 2 in k)", _key_term(0.0)),
+    Mistake("the key term is -||A x_j||^2 / 2, with a minus sign", _key_term(0.5)),
+    Mistake("the key term is -||A x_j||^2 / 2: check the factor 1/2", _key_term(-1.0)),
+]
 
 
 def check_attention_form(student) -> bool:
     """Check ``student(x_query, x_train, metric) -> (q, k)`` turns the metric smoother into attention.
 
-    The queries and keys the student builds are fed to
-    ``lenakernel.softmax_attention(q, k, y_train[:, None], scale=1.0)``; the result must
-    equal the learned-metric smoother ``lenakernel.metric_kernel_smoother`` with that
-    metric (many ``(q, k)`` pairs do; any of them is accepted).
+    The pair the function returns is fed to
+    ``lenakernel.softmax_attention(q, k, y_train[:, None], scale=1.0)`` with a ``y_train``
+    the checker draws (your function never sees it); the result must equal
+    :func:`lenakernel.metric_kernel_smoother` with that metric. Many ``(q, k)`` pairs do,
+    and any of them is accepted; complex entries with a nonzero imaginary part are not.
+    Cases as in :func:`check_metric_smoother`. Allowed from lenakernel: nothing (NumPy
+    only). Checks values only.
 
-    Returns True if every case matches; prints a verdict either way; never raises.
+    Parameters
+    ----------
+    student : callable
+        The student's function, called as ``student(x_query, x_train, metric)``.
+
+    Returns
+    -------
+    bool
+        True if every case matches; a verdict is printed either way; never raises.
 
     Examples
     --------
-    >>> import numpy as np
-    >>> def mine(x_query, x_train, metric):
-    ...     q, k = x_query @ metric.T, x_train @ metric.T
-    ...     ones = np.ones((len(q), 1))
-    ...     key_bias = -0.5 * (k ** 2).sum(1, keepdims=True)
-    ...     return np.hstack([q, ones]), np.hstack([k, key_bias])
-    >>> check_attention_form(mine)
-    Correct: the attention form of the smoother matches the package on all 4 test cases.
-    True
+    A first attempt that forgets the key term:
+
+    >>> def my_query_key(x_query, x_train, metric):
+    ...     return x_query @ metric.T, x_train @ metric.T
+    >>> check_attention_form(my_query_key)  # doctest: +ELLIPSIS
+    The attention form of the smoother. Allowed from lenakernel: nothing (NumPy only). Checks values only.
+    Case 1 of 4, "1-D, bandwidth 0.5 (A = [[2]])", failed: the values differ ...
+      Hint: q . k_j = (A x).(A x_j) misses the key term -||A x_j||^2 / 2: ...
+    False
     """
-    if not callable(student):
-        return run_cases(student, None, [], exercise="the attention form of the smoother")
+    cases = [Case(name, {"x_query": xq, "x_train": xt, "metric": a}, note=note, extra={"y_train": yt})
+             for name, xt, yt, xq, a, note in _metric_cases()]
 
-    def through_attention(x_train, y_train, x_query, metric):
-        result = student(x_query=x_query, x_train=x_train, metric=metric)
-        if not (isinstance(result, (tuple, list)) and len(result) == 2):
-            raise ValueError(f"the function must return a pair (q, k); it returned {type(result).__name__}")
-        q, k = (np.asarray(r, dtype=np.float64) for r in result)
-        return softmax_attention(q, k, np.asarray(y_train, dtype=np.float64)[:, None], scale=1.0)[:, 0]
+    def reference(x_query, x_train, metric, y_train):
+        return _smoother(x_train, y_train, x_query, metric)
 
-    def reference(x_train, y_train, x_query, metric):
-        return metric_kernel_smoother(x_train, y_train, x_query, metric=metric)
-
-    return run_cases(through_attention, reference, _metric_cases(),
-                     exercise="the attention form of the smoother", atol=1e-8, rtol=1e-6)
+    return run_cases(student, reference, cases, exercise="The attention form of the smoother",
+                     allowed=ATTENTION_FORM_ALLOWED, call=_through_attention, mistakes=_FORM_MISTAKES)

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._core import run_cases
+from ._core import Case, Mistake, run_cases
 
 __all__ = ["check_is_psd", "check_min_quadratic_form"]
+
+# The lenakernel functions each exercise may use; the exercise text says the same.
+IS_PSD_ALLOWED: tuple = ()
+MIN_QUADRATIC_FORM_ALLOWED: tuple = ()
 
 # Eigenvalues above -_RTOL * (largest absolute eigenvalue) count as zero: rounding.
 _RTOL = 1e-10
@@ -50,15 +54,20 @@ def _cases_psd():
     low_rank = points @ points.T                   # rank 2: eigenvalues ~ +-1e-16
     grid = np.linspace(0.0, 1.0, 5)
     boxcar = (np.abs(grid[:, None] - grid[None, :]) <= 0.3).astype(float)  # indefinite
+    rounding = "eigenvalues above -1e-10 times the largest absolute eigenvalue count as zero"
     return [
-        {"gram": shared},
-        {"gram": asymmetric},
-        {"gram": low_rank},
-        {"gram": boxcar},
-        {"gram": np.array([[1.0, 2.0], [2.0, 1.0]])},  # positive entries, eigenvalue -1
-        {"gram": np.eye(4)},
-        {"gram": (asymmetric + asymmetric.T) / 2},
-        {"gram": np.zeros((3, 3))},
+        Case("a Gram matrix with shared projections (positive definite)", {"gram": shared}),
+        Case("the asymmetric Gram matrix of a head", {"gram": asymmetric},
+             note="not symmetric, so not PSD whatever its eigenvalues; np.linalg.eigvalsh reads one "
+                  "triangle only, so check symmetry first"),
+        Case("rank 2: eigenvalues near -1e-16", {"gram": low_rank}, note=f"rounding: {rounding}"),
+        Case("a boxcar kernel on a grid (indefinite)", {"gram": boxcar}),
+        Case("positive entries, an eigenvalue of -1", {"gram": np.array([[1.0, 2.0], [2.0, 1.0]])},
+             note="positive entries do not make a matrix PSD"),
+        Case("the identity", {"gram": np.eye(4)}),
+        Case("the symmetric part of the head's Gram matrix", {"gram": (asymmetric + asymmetric.T) / 2}),
+        Case("all zeros", {"gram": np.zeros((3, 3))},
+             note=f"the zero matrix is PSD: {rounding}, and here that is 0 >= 0"),
     ]
 
 
@@ -70,13 +79,23 @@ def _cases_quadratic_form():
     gram = _exp_dot_gram(x, w, w_other)
     attention = gram / gram.sum(axis=1, keepdims=True)
     return [
-        {"matrix": np.array([[1.0, 4.0], [0.0, 1.0]])},  # eigenvalues 1, 1; answer -1
-        {"matrix": np.array([[0.0, -1.0], [1.0, 0.0]])},  # a rotation: x^T A x = 0
-        {"matrix": rng.standard_normal((4, 4))},
-        {"matrix": np.diag([3.0, 0.5, 2.0])},
-        {"matrix": attention},
-        {"matrix": _exp_dot_gram(x, w, w)},
+        Case("[[1, 4], [0, 1]]: eigenvalues 1 and 1, answer -1",
+             {"matrix": np.array([[1.0, 4.0], [0.0, 1.0]])},
+             note="the smallest eigenvalue of the matrix itself (1) is not the answer"),
+        Case("a rotation: x^T A x = 0", {"matrix": np.array([[0.0, -1.0], [1.0, 0.0]])}),
+        Case("a random 4 x 4 matrix", {"matrix": rng.standard_normal((4, 4))}),
+        Case("a diagonal matrix", {"matrix": np.diag([3.0, 0.5, 2.0])}),
+        Case("an attention matrix (rows sum to 1)", {"matrix": attention}),
+        Case("a symmetric Gram matrix", {"matrix": _exp_dot_gram(x, w, w)}),
     ]
+
+
+_QUADRATIC_FORM_MISTAKES = [
+    Mistake("a quadratic form only sees the symmetric part: use the eigenvalues of (A + A^T) / 2, not of A",
+            lambda matrix: float(np.min(np.linalg.eigvals(matrix).real))),
+    Mistake("the smallest value is the smallest eigenvalue, not the largest",
+            lambda matrix: float(np.linalg.eigvalsh((matrix + matrix.T) / 2)[-1])),
+]
 
 
 def check_is_psd(is_psd) -> bool:
@@ -87,7 +106,8 @@ def check_is_psd(is_psd) -> bool:
     ``-1e-10 * (largest absolute eigenvalue)`` as zero (rounding), and ``False``
     otherwise. The cases include a rank-deficient Gram matrix whose computed
     eigenvalues dip just below zero, an asymmetric attention Gram matrix, and
-    symmetric matrices with positive entries but a negative eigenvalue.
+    symmetric matrices with positive entries but a negative eigenvalue, and all zeros.
+    Allowed from lenakernel: nothing (NumPy only). Checks values only.
 
     Used in chapter 9.
 
@@ -103,17 +123,19 @@ def check_is_psd(is_psd) -> bool:
 
     Examples
     --------
+    A first attempt that trusts the signs of the entries:
+
     >>> import numpy as np
     >>> def is_psd(gram):
-    ...     if not np.allclose(gram, gram.T):
-    ...         return False
-    ...     eigenvalues = np.linalg.eigvalsh(gram)
-    ...     return bool(eigenvalues.min() >= -1e-10 * np.abs(eigenvalues).max())
-    >>> check_is_psd(is_psd)
-    Correct: is_psd matches the package on all 8 test cases.
-    True
+    ...     return bool(np.all(gram >= 0))
+    >>> check_is_psd(is_psd)  # doctest: +ELLIPSIS
+    Testing positive semi-definiteness. Allowed from lenakernel: nothing (NumPy only). Checks values only.
+    Case 2 of 8, "the asymmetric Gram matrix of a head", failed: you returned True, expected False.
+    ...
+    False
     """
-    return run_cases(is_psd, _is_psd_reference, _cases_psd(), exercise="is_psd", atol=0.0, rtol=0.0)
+    return run_cases(is_psd, _is_psd_reference, _cases_psd(), exercise="Testing positive semi-definiteness",
+                     allowed=IS_PSD_ALLOWED)
 
 
 def check_min_quadratic_form(min_quadratic_form) -> bool:
@@ -121,7 +143,10 @@ def check_min_quadratic_form(min_quadratic_form) -> bool:
 
     A quadratic form only sees the symmetric part of a matrix, so the answer is the
     smallest eigenvalue of ``(matrix + matrix.T) / 2`` -- not the smallest (real part
-    of an) eigenvalue of ``matrix`` itself, which the first case tells apart.
+    of an) eigenvalue of ``matrix`` itself, which the first case tells apart. Cases:
+    [[1, 4], [0, 1]]; a rotation; a random 4 x 4 matrix; a diagonal matrix; an attention
+    matrix (rows sum to 1); a symmetric Gram matrix. Allowed from lenakernel: nothing
+    (NumPy only). Checks values only.
 
     Used in chapter 9.
 
@@ -133,17 +158,23 @@ def check_min_quadratic_form(min_quadratic_form) -> bool:
     Returns
     -------
     bool
-        True when every case matches to 1e-8. A verdict is printed either way;
+        True when every case matches. A verdict is printed either way;
         never raises.
 
     Examples
     --------
+    A first attempt that takes the eigenvalues of the matrix itself:
+
     >>> import numpy as np
     >>> def min_quadratic_form(matrix):
-    ...     return np.linalg.eigvalsh((matrix + matrix.T) / 2).min()
-    >>> check_min_quadratic_form(min_quadratic_form)
-    Correct: min_quadratic_form matches the package on all 6 test cases.
-    True
+    ...     return float(np.linalg.eigvals(matrix).real.min())
+    >>> check_min_quadratic_form(min_quadratic_form)  # doctest: +ELLIPSIS
+    The smallest quadratic form. Allowed from lenakernel: nothing (NumPy only). Checks values only.
+    Case 1 of 6, "[[1, 4], [0, 1]]: eigenvalues 1 and 1, answer -1", failed: the values differ ...
+      This case: the smallest eigenvalue of the matrix itself (1) is not the answer
+      Hint: a quadratic form only sees the symmetric part: ...
+    False
     """
     return run_cases(min_quadratic_form, _min_quadratic_form_reference, _cases_quadratic_form(),
-                     exercise="min_quadratic_form")
+                     exercise="The smallest quadratic form", allowed=MIN_QUADRATIC_FORM_ALLOWED,
+                     mistakes=_QUADRATIC_FORM_MISTAKES)
