@@ -177,15 +177,18 @@ def grade_cases(check: str, student, reference, cases: dict, *, exercise: str, c
     """Run ``student`` on named ``cases`` against ``reference``, with the checkers' verdicts.
 
     ``cases`` maps a case's name to its inputs (a dict, in the order of the student's
-    parameters) or to ``(inputs, note)``; ``reference(**inputs)`` is the expected answer;
-    ``call(student, **inputs)`` turns the student's function into the compared answer.
+    parameters) or to ``(inputs, note)`` or ``(inputs, note, extra)``, ``extra`` being
+    what the checker uses besides (never passed to the student);
+    ``reference(**inputs, **extra)`` is the expected answer, and
+    ``call(student, **inputs, **extra)`` turns the student's function into the answer.
     """
     from lenakernel.checks._core import Case
 
     made = []
     for name, spec in cases.items():
-        inputs, note = spec if isinstance(spec, tuple) else (spec, "")
-        made.append(Case(name, inputs, note=note))
+        inputs, note, extra = (spec, "", {}) if isinstance(spec, dict) else (*spec, "", {})[:3]
+        extra = extra if isinstance(extra, dict) else {}
+        made.append(Case(name, inputs, note=note, extra=extra))
     allowed = lenakernel.checks.ALLOWED.get(check, ())
 
     def run(wrapped):
