@@ -13,6 +13,7 @@ same notebook with
   works listed at the end;
 - solutions folded: text in a ``<details>`` block, code cells collapsed (Jupyter's
   ``source_hidden`` and Colab's ``#@title Solution`` form);
+- images beside the chapter linked by their address in the repository;
 - cells hidden in the book (the glue bookkeeping) kept, so the notebook runs the same,
   with their code folded;
 - all outputs cleared. The reader edition is for running: its first cell installs
@@ -132,6 +133,8 @@ def book_index() -> tuple[dict, dict]:
         for source in sources:
             for match in re.finditer(r"^\(([\w.-]+)\)=\s*\n+#+\s*(.*)$", source, re.M):
                 labels[match.group(1)] = (doc, match.group(2).strip())
+            for match in re.finditer(r"^\s*\$\$\s*\(([\w.-]+)\)\s*$", source, re.M):
+                labels[match.group(1)] = (doc, "")
             for match in _DIRECTIVE_OPEN.finditer(source):
                 block = source[match.end():]
                 label = re.match(r"(?:\s*:\w[\w-]*:.*\n)*?\s*:label:\s*(\S+)", block)
@@ -264,6 +267,12 @@ class Converter:
                         continue
                 out.extend(lines[i:end + 1])
                 i = end + 1
+            elif re.match(r"^\s*\$\$\s*\([\w.-]+\)\s*$", line):
+                # The end of a labelled display equation: "$$ (label)".
+                prose.append("$$")
+                flush()
+                out.append(f'<a id="{line.split("(")[1].split(")")[0]}"></a>')
+                i += 1
             elif re.match(r"^\(([\w.-]+)\)=\s*$", line):
                 flush()
                 out.append(f'<a id="{line.strip()[1:-2]}"></a>')
@@ -409,6 +418,16 @@ class Converter:
         return format_glued_text(bundle.get("text/plain", ""), "")
 
 
+_LOCAL_IMAGE = re.compile(r"""(!\[[^\]]*\]\(|<img[^>]*\bsrc=["'])(?![a-z][\w+.-]*:|/|#)([^)"'\s]+)""")
+
+
+def absolute_images(markdown: str) -> str:
+    """Images next to the chapter (``figures/x.png``) by their address in the repository,
+    so they show wherever the reader edition is opened (Colab opens it alone)."""
+    raw = f"https://raw.githubusercontent.com/{OWNER}/{REPO}/main/book/"
+    return _LOCAL_IMAGE.sub(lambda m: m.group(1) + raw + m.group(2), markdown)
+
+
 def page_url(doc: str) -> str:
     return f"{BOOK_URL}book/{doc}.html"
 
@@ -452,7 +471,7 @@ def reader_edition(notebook, doc: str):
         solution = "solution" in tags or in_solution or starts
         in_solution = (in_solution or starts) and not ends
         if cell.cell_type == "markdown":
-            cell.source = converter.convert(cell.source).strip("\n")
+            cell.source = absolute_images(converter.convert(cell.source).strip("\n"))
             if not cell.source.strip():
                 continue  # only markers (a solution's start or end): nothing to show
             if solution:

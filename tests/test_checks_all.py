@@ -46,7 +46,8 @@ def test_not_a_function(name, capsys):
 
 ODD_ANSWERS = [None, [1.0, 2.0], [[1.0], [1.0, 2.0]], "text", np.ones(3, dtype=np.complex128) * 1j,
                np.array([np.nan]), torch.ones(2, dtype=torch.bfloat16), np.ones((2, 2), dtype=np.int64),
-               (None, None), (np.ones((2, 3)) + 1j, np.ones((2, 3))), True, {"a": 1}]
+               (None, None), (np.ones((2, 3)) + 1j, np.ones((2, 3))), (np.full((2, 3), np.nan), np.ones((2, 3))),
+               True, {"a": 1}]
 
 
 @pytest.mark.parametrize("name", CHECKERS)
@@ -84,3 +85,13 @@ def test_docstring_example_does_not_solve_the_exercise(name):
 @pytest.mark.parametrize("name", CHECKERS)
 def test_docstring_names_its_cases(name):
     assert "Cases" in checker(name).__doc__ or "cases" in checker(name).__doc__
+
+
+@pytest.mark.parametrize("name", CHECKERS)
+def test_docstring_states_the_same_allowed_functions(name):
+    doc = " ".join(checker(name).__doc__.split())
+    allowed = lk.checks.ALLOWED[name]
+    if allowed:
+        assert "Allowed from lenakernel: " + ", ".join(f"``{f}``" for f in allowed) in doc
+    else:
+        assert "Allowed from lenakernel: nothing (NumPy only)" in doc

@@ -72,6 +72,7 @@ def test_attention_form_refuses_imaginary_parts(capsys):
      "Hint: the key term is -||A x_j||^2 / 2, with a minus sign"),
     (lambda xq, xt, a: xq, "your function must return a pair (q, k), but it returned ndarray"),
     (lambda xq, xt, a: (None, xt), "failed: q is None"),
+    (lambda xq, xt, a: (np.full((len(xq), 2), np.nan), np.ones((len(xt), 2))), "failed: q contains NaN or infinite"),
     (lambda xq, xt, a: (xq, xt[:2]), "expected (2, r') and (6, r') with the same r'"),
 ])
 def test_attention_form_wrong_attempts(student, words, capsys):

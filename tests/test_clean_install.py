@@ -23,7 +23,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "book" / "02-attention-is-smoothing.ipynb"
 # pyproject says torch>=2.0; a resolver free to choose may pull a multi-GB CUDA build.
-CONSTRAINTS = "torch==2.13.0\n"
+# The CPU build comes from PyTorch's CPU index (or a local wheel where there is one).
+CONSTRAINTS = "torch==2.13.0+cpu\n"
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 NOTEBOOK_TOOLS = ["ipykernel", "nbclient", "nbformat", "matplotlib", "ipywidgets"]
 KERNEL = "lenakernel-clean"
 
@@ -70,8 +72,13 @@ def test_chapter_two_runs_after_a_clean_install(tmp_path):
     (tmp_path / "constraints.txt").write_text(CONSTRAINTS)
 
     # The checkout is installed as a plain (non-editable) package, as pip would from git.
-    install = _run([str(python), "-m", "pip", "install", "-q", "-c", str(tmp_path / "constraints.txt"),
-                    str(ROOT), *NOTEBOOK_TOOLS], env=env, timeout=1200)
+    command = [str(python), "-m", "pip", "install", "-q", "-c", str(tmp_path / "constraints.txt"),
+               str(ROOT), *NOTEBOOK_TOOLS]
+    install = _run(command, env=env, timeout=1200)
+    if install.returncode != 0 and "torch" in install.stderr:
+        # No local CPU wheel: take it from PyTorch's CPU index (asked only when needed,
+        # since each lookup there is retried where that index cannot be reached).
+        install = _run([*command, "--extra-index-url", TORCH_CPU_INDEX], env=env, timeout=1200)
     assert install.returncode == 0, "pip install failed:\n" + (install.stdout + install.stderr)[-3000:]
 
     # Run from a folder outside the checkout, so `import lenakernel` cannot find its source.

@@ -57,11 +57,15 @@ def _pin(name: str) -> str:
 # What Colab preinstalls that a chapter may use (numpy, torch, matplotlib, ipywidgets,
 # tqdm, scipy, pandas) plus the kernel machinery every Colab runtime has (ipykernel,
 # which brings IPython). Versions follow requirements.txt where it pins them; torch is
-# the CPU build, as on a Colab CPU runtime. Deliberately absent: myst-nb, jupyter-book,
-# nbval, nbclient, pytest: the book's toolchain, which Colab does not have.
+# the CPU build (from PyTorch's CPU index: on the public index this pin is the multi-GB
+# CUDA build). Deliberately absent: myst-nb, jupyter-book, nbval, nbclient, pytest: the
+# book's toolchain, which Colab does not have.
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 COLAB_PACKAGES = [_pin(name) for name in
                   ("numpy", "torch", "matplotlib", "ipywidgets", "tqdm", "scipy", "pandas",
                    "ipykernel")]
+COLAB_PACKAGES = [p.split("+")[0] + "+cpu" if p.startswith("torch==") else p
+                  for p in COLAB_PACKAGES]
 ABSENT = ["myst_nb", "jupyter_book", "nbval", "lenakernel"]
 
 # Importing google.colab is what tells a notebook it is on Colab. On Colab the module is
@@ -91,12 +95,24 @@ def _run(command, **kwargs):
     return subprocess.run(command, capture_output=True, text=True, check=False, **kwargs)
 
 
+def install_with_cpu_torch(python: Path, arguments: list[str], env: dict):
+    """``pip install arguments``; torch's CPU build from PyTorch's CPU index if need be.
+
+    The index is asked only when the CPU build is not found otherwise (a local wheel
+    cache has it): where that index cannot be reached, every lookup there is retried.
+    """
+    command = [str(python), "-m", "pip", "install", "-q", *arguments]
+    install = _run(command, env=env, timeout=1800)
+    if install.returncode != 0 and "torch" in install.stderr:
+        install = _run([*command, "--extra-index-url", TORCH_CPU_INDEX], env=env, timeout=1800)
+    return install
+
+
 def _build_colab_venv(venv: Path) -> None:
     made = _run([sys.executable, "-m", "venv", str(venv)])
     assert made.returncode == 0, made.stderr
     python = venv / "bin" / "python"
-    install = _run([str(python), "-m", "pip", "install", "-q", *COLAB_PACKAGES],
-                   env=_clean_env(venv, offline=False), timeout=1800)
+    install = install_with_cpu_torch(python, COLAB_PACKAGES, _clean_env(venv, offline=False))
     assert install.returncode == 0, (install.stdout + install.stderr)[-3000:]
     site = Path(_run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"])
                 .stdout.strip())
@@ -119,7 +135,8 @@ def colab_venv(tmp_path_factory):
     key = hashlib.sha256("\n".join([sys.version, STUB, *COLAB_PACKAGES]).encode()).hexdigest()[:12]
     venv = ROOT / "_build" / f"colab-venv-{key}"
     if not (venv / "ready").exists():
-        shutil.rmtree(venv, ignore_errors=True)
+        for stale in venv.parent.glob("colab-venv-*"):  # built for another package set
+            shutil.rmtree(stale, ignore_errors=True)
         venv.parent.mkdir(parents=True, exist_ok=True)
         _build_colab_venv(venv)
     python = venv / "bin" / "python"

@@ -173,6 +173,20 @@ def test_unknown_markup_fails_loudly():
         _converted("A {cite:p}`nosuchkey2099` claim.")
 
 
+def test_local_images_are_linked_from_the_repository():
+    text = _converted('![a sketch](figures/sketch.png) <img src="figures/b.svg"> '
+                      '![web](https://example.org/c.png)')
+    raw = "https://raw.githubusercontent.com/lenatriestounderstand/lenakernel/main/book/"
+    assert f"![a sketch]({raw}figures/sketch.png)" in text
+    assert f'<img src="{raw}figures/b.svg">' in text
+    assert "![web](https://example.org/c.png)" in text
+
+
+def test_labelled_equations_keep_an_anchor():
+    text = _converted("$$\nx = 1\n$$ (eq-one)\n\nSee above.")
+    assert text == '$$\nx = 1\n$$\n<a id="eq-one"></a>\n\nSee above.'
+
+
 def test_a_role_may_span_lines():
     text = _converted("As {cite:t}`vaswani2017` and {py:obj}`lk.nadaraya_watson\n"
                       "<lenakernel.nadaraya_watson>` show.")

@@ -16,6 +16,13 @@ float64, 3.5e-4 for float32, 0.031 for float16. Where an exercise leaves a norma
 ``eps`` open, the expected answer is the band between ``eps = 0`` and the package's
 ``eps = 1e-6`` (:class:`Between`), and any answer inside the band matches. True/False
 answers must be exactly right.
+
+Beyond the values, a checker probes what its exercise demands and the verdict's first
+line says which: causality (bit-exact: changing the inputs after position t leaves
+outputs 0..t identical), memory (no (m, n) intermediate, traced in NumPy with
+``tracemalloc`` and in torch with a ``TorchFunctionMode``), loops (lines of Python run
+on a long input). Where nothing beyond the values can be checked it says "Checks values
+only".
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ import numpy as np
 import torch
 from torch.overrides import TorchFunctionMode
 
-__all__ = ["run_cases", "last_failure", "Case", "Between", "Mistake", "Probe"]
+__all__ = ["run_cases", "last_failure", "Case", "Between", "Mistake", "Probe", "Wrong", "as_array"]
 
 _SHOW_VALUES_UP_TO = 12  # larger arrays are shown as shapes; last_failure() has the values
 _LAST: dict = {}
@@ -257,7 +264,7 @@ def _one_line(error) -> str:
 # --- comparing answers --------------------------------------------------------------
 
 
-def as_array(value, what: str = "the result"):
+def as_array(value, what: str = "the result", *, finite: bool = False):
     """``value`` as a real NumPy array, or raise :class:`Wrong` saying what is wrong with it."""
     if value is None:
         raise Wrong(f"{what} is None", hint="is a `return` statement missing?")
@@ -281,6 +288,8 @@ def as_array(value, what: str = "the result"):
     if array.dtype.kind not in "biuf":
         raise Wrong(f"{what} should be an array of numbers, but it holds {type(value).__name__} "
                     f"of {array.dtype} values")
+    if finite and not np.all(np.isfinite(array)):
+        raise Wrong(f"{what} contains NaN or infinite values")
     return array
 
 
@@ -408,14 +417,14 @@ def _report(failure: Failure, exercise: str, cases) -> None:
     _LAST.update(exercise=exercise, case=failure.case, message=failure.message, inputs=failure.inputs,
                  extra=failure.extra, expected=failure.expected, got=failure.got)
     if not failure.case:
-        print(f"Not correct yet: {failure.message}.")
+        print(f"Not correct yet: {failure.message.rstrip('.')}.")
         return
     names = [c.name for c in cases]
     if failure.case in names:
         number = names.index(failure.case) + 1
-        lines = [f'Case {number} of {len(cases)}, "{failure.case}", failed: {failure.message}.']
+        lines = [f'Case {number} of {len(cases)}, "{failure.case}", failed: {failure.message.rstrip(".")}.']
     else:
-        lines = [f'Check "{failure.case}" failed: {failure.message}.']
+        lines = [f'Check "{failure.case}" failed: {failure.message.rstrip(".")}.']
     if failure.note:
         lines.append(f"  This case: {failure.note}")
     if failure.hint:
@@ -520,12 +529,13 @@ def memory_probe(inputs: dict, *, m: int, n: int) -> Probe:
             f"no {m} x {n} matrix",
             f"your function used about {max(peak, 8 * mode.largest) / 1e6:.3g} MB for m = {m} queries "
             f"and n = {n} keys, as much as an (m, n) matrix",
-            hint="the exercise forbids the n x n (or m x n) matrix: multiply in the other order, "
-                 "phi(K)^T V first, so every intermediate is (features, d_v) or (n, features)",
+            hint="the exercise forbids the n x n (or m x n) matrix: multiply in the other order "
+                 "(phi(K)^T V first) or carry a running state, so every intermediate is (features, d_v) "
+                 "or (n, features)",
             note="a long sequence, where a linear-memory solution needs far less than m * n numbers",
             inputs=inputs)
 
-    return Probe(f"memory (no m x n matrix)", run)
+    return Probe("memory (no m x n matrix)", run)
 
 
 def _count_lines(student, args, own_file):

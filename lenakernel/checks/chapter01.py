@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..smoothing import leave_one_out_predictions, nadaraya_watson
+import lenakernel as lk
+
 from ._core import Case, Mistake, loop_probe, run_cases
 
 __all__ = ["check_nadaraya_watson", "check_loo_error"]
@@ -42,10 +43,10 @@ _NW_MISTAKES = [
             lambda x_train, y_train, x_query, bandwidth: _kernel(x_query, x_train, bandwidth) @ y_train),
     Mistake("the Gaussian kernel is exp(-(x - x')^2 / (2 h^2)): check the factor 1/2",
             lambda x_train, y_train, x_query, bandwidth:
-            nadaraya_watson(x_train, y_train, x_query, bandwidth=bandwidth / np.sqrt(2))),
+            lk.nadaraya_watson(x_train, y_train, x_query, bandwidth=bandwidth / np.sqrt(2))),
     Mistake("the Gaussian kernel is exp(-(x - x')^2 / (2 h^2)): h must be squared",
             lambda x_train, y_train, x_query, bandwidth:
-            nadaraya_watson(x_train, y_train, x_query, bandwidth=np.sqrt(bandwidth))),
+            lk.nadaraya_watson(x_train, y_train, x_query, bandwidth=np.sqrt(bandwidth))),
 ]
 
 
@@ -81,7 +82,7 @@ def check_nadaraya_watson(student) -> bool:
     False
     """
     def reference(x_train, y_train, x_query, bandwidth):
-        return nadaraya_watson(x_train, y_train, x_query, kernel="gaussian", bandwidth=bandwidth)
+        return lk.nadaraya_watson(x_train, y_train, x_query, kernel="gaussian", bandwidth=bandwidth)
 
     return run_cases(student, reference, _nw_cases(), exercise="Gaussian Nadaraya-Watson",
                      allowed=NADARAYA_WATSON_ALLOWED, mistakes=_NW_MISTAKES)
@@ -99,12 +100,12 @@ def _loo_cases():
 
 
 def _loo_reference(x, y, bandwidth):
-    predictions = leave_one_out_predictions(x, y, kernel="gaussian", bandwidth=bandwidth)
+    predictions = lk.leave_one_out_predictions(x, y, kernel="gaussian", bandwidth=bandwidth)
     return np.mean((predictions - y) ** 2)
 
 
 def _in_sample_error(x, y, bandwidth):
-    return np.mean((nadaraya_watson(x, y, x, bandwidth=bandwidth) - y) ** 2)
+    return np.mean((lk.nadaraya_watson(x, y, x, bandwidth=bandwidth) - y) ** 2)
 
 
 _LOO_MISTAKES = [

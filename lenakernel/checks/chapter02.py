@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..attention import softmax_attention
+import lenakernel as lk
+
 from ._core import Case, Mistake, run_cases
 
 __all__ = ["check_single_query_attention", "check_local_attention"]
@@ -76,7 +77,7 @@ def check_single_query_attention(student) -> bool:
     False
     """
     def reference(q, k, v):
-        return softmax_attention(q[None, :], k, v)[0]
+        return lk.softmax_attention(q[None, :], k, v)[0]
 
     return run_cases(student, reference, _single_query_cases(), exercise="Single-query attention",
                      allowed=SINGLE_QUERY_ALLOWED, mistakes=_SINGLE_QUERY_MISTAKES)
@@ -84,7 +85,7 @@ def check_single_query_attention(student) -> bool:
 
 def _window_attention(q, k, v, window, inside, scale=None):
     i, j = np.indices((q.shape[0], k.shape[0]))
-    return softmax_attention(q, k, v, mask=inside(i, j, window), scale=scale)
+    return lk.softmax_attention(q, k, v, mask=inside(i, j, window), scale=scale)
 
 
 def _two_sided(i, j, window):
@@ -108,7 +109,7 @@ _LOCAL_MISTAKES = [
     Mistake("the window is two-sided: query i sees keys before and after it",
             lambda q, k, v, window: _window_attention(q, k, v, window, lambda i, j, w: (j <= i) & (i - j <= w))),
     Mistake("query i may only see keys j with |i - j| <= window: apply the mask",
-            lambda q, k, v, window: softmax_attention(q, k, v)),
+            lambda q, k, v, window: lk.softmax_attention(q, k, v)),
     Mistake("divide the scores by sqrt(d)",
             lambda q, k, v, window: _window_attention(q, k, v, window, _two_sided, scale=1.0)),
 ]

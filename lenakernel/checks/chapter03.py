@@ -6,7 +6,8 @@ import math
 
 import numpy as np
 
-from ..attention import gaussian_attention, softmax_attention
+import lenakernel as lk
+
 from ._core import Case, Mistake, run_cases
 
 __all__ = ["check_qk_norm_attention"]
@@ -22,7 +23,7 @@ def _unit_rows(x, axis=-1):
 def _reference_qk_norm(q, k, v, temperature):
     # Unit-length queries and keys make softmax attention at scale 1/temperature a
     # Gaussian smoother with bandwidth sqrt(temperature): the chapter's identity.
-    return gaussian_attention(_unit_rows(q), _unit_rows(k), v, bandwidth=math.sqrt(temperature))
+    return lk.gaussian_attention(_unit_rows(q), _unit_rows(k), v, bandwidth=math.sqrt(temperature))
 
 
 def _slip(*, scale=None, axis=-1, unit_q=True, unit_k=True):
@@ -30,7 +31,7 @@ def _slip(*, scale=None, axis=-1, unit_q=True, unit_k=True):
     def wrong(q, k, v, temperature):
         q = _unit_rows(q, axis) if unit_q else q
         k = _unit_rows(k, axis) if unit_k else k
-        return softmax_attention(q, k, v, scale=(scale or (lambda t, d: 1 / t))(temperature, q.shape[-1]))
+        return lk.softmax_attention(q, k, v, scale=(scale or (lambda t, d: 1 / t))(temperature, q.shape[-1]))
     return wrong
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..attention import softmax_attention
-from ..learning import metric_kernel_smoother
+import lenakernel as lk
+
 from ._core import Case, Mistake, Wrong, as_array, run_cases
 
 __all__ = ["check_metric_smoother", "check_attention_form"]
@@ -34,7 +34,7 @@ def _metric_cases():
 
 
 def _smoother(x_train, y_train, x_query, metric):
-    return metric_kernel_smoother(x_train, y_train, x_query, metric=metric)
+    return lk.metric_kernel_smoother(x_train, y_train, x_query, metric=metric)
 
 
 _METRIC_MISTAKES = [
@@ -88,13 +88,13 @@ def _through_attention(student, x_query, x_train, metric, y_train):
     if not (isinstance(result, (tuple, list)) and len(result) == 2):
         raise Wrong(f"your function must return a pair (q, k), but it returned {type(result).__name__}",
                     hint="end with `return q, k`")
-    q, k = as_array(result[0], "q"), as_array(result[1], "k")
+    q, k = as_array(result[0], "q", finite=True), as_array(result[1], "k", finite=True)
     m, n = len(x_query), len(x_train)
     if q.ndim != 2 or k.ndim != 2 or q.shape[0] != m or k.shape[0] != n or q.shape[1] != k.shape[1]:
         raise Wrong(f"q has shape {q.shape} and k shape {k.shape}; expected ({m}, r') and ({n}, r') "
                     "with the same r'", hint="one row per query in q and one per training point in k")
     y = np.asarray(y_train, dtype=np.float64)[:, None]
-    return softmax_attention(q.astype(np.float64), k.astype(np.float64), y, scale=1.0)[:, 0]
+    return lk.softmax_attention(q.astype(np.float64), k.astype(np.float64), y, scale=1.0)[:, 0]
 
 
 def _key_term(c):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..learning import in_context_attention
-from ..smoothing import nadaraya_watson
+import lenakernel as lk
+
 from ._core import Case, Mistake, Wrong, as_array, run_cases
 
 __all__ = ["check_in_context_attention", "check_gaussian_projections"]
@@ -16,7 +16,7 @@ GAUSSIAN_PROJECTIONS_ALLOWED: tuple = ()
 
 
 def _head(x_context, y_context, x_query, w_query, w_key, w_value, temperature):
-    return in_context_attention(x_context, y_context, x_query, w_query=w_query, w_key=w_key,
+    return lk.in_context_attention(x_context, y_context, x_query, w_query=w_query, w_key=w_key,
                                 w_value=w_value, temperature=temperature)
 
 
@@ -121,7 +121,7 @@ def check_gaussian_projections(student) -> bool:
     >>> def my_gaussian_projections(bandwidth):
     ...     raise NotImplementedError
     >>> check_gaussian_projections(my_gaussian_projections)
-    Your Gaussian head. Allowed from lenakernel: nothing (NumPy only). Checks values only.
+    The Gaussian head. Allowed from lenakernel: nothing (NumPy only). Checks values only.
     Not solved yet: your function raises NotImplementedError. Write your solution and run this cell again.
     False
     """
@@ -137,7 +137,7 @@ def check_gaussian_projections(student) -> bool:
         if not (isinstance(result, (tuple, list)) and len(result) == 2):
             raise Wrong(f"your function must return a pair (w_query, w_key), but it returned "
                         f"{type(result).__name__}", hint="end with `return w_query, w_key`")
-        w_query, w_key = as_array(result[0], "w_query"), as_array(result[1], "w_key")
+        w_query, w_key = as_array(result[0], "w_query", finite=True), as_array(result[1], "w_key", finite=True)
         if w_query.ndim != 2 or w_query.shape[1] != 3 or w_key.shape != w_query.shape:
             raise Wrong(f"w_query has shape {w_query.shape} and w_key {w_key.shape}; both must be (d_k, 3)")
         seen["d_k"] = w_query.shape[0]
@@ -145,7 +145,7 @@ def check_gaussian_projections(student) -> bool:
                      np.array([0.0, 0.0, 0.0, 1.0]), 1.0)
 
     def reference(bandwidth, x_context, y_context, x_query):
-        return nadaraya_watson(x_context, y_context, x_query, bandwidth=bandwidth)
+        return lk.nadaraya_watson(x_context, y_context, x_query, bandwidth=bandwidth)
 
     def nw_at(width):
         return lambda bandwidth, **data: reference(width(bandwidth), **data)
@@ -155,5 +155,5 @@ def check_gaussian_projections(student) -> bool:
                 nw_at(lambda h: h * seen["d_k"] ** 0.25)),
         Mistake("the scores need 1 / h^2, not 1 / h", nw_at(np.sqrt)),
     ]
-    return run_cases(student, reference, cases, exercise="Your Gaussian head",
+    return run_cases(student, reference, cases, exercise="The Gaussian head",
                      allowed=GAUSSIAN_PROJECTIONS_ALLOWED, call=through_head, mistakes=mistakes)

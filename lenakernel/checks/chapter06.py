@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..attention import softmax_attention
-from ..feature_maps import elu_plus_one
-from ..linear_attention import linear_attention
+import lenakernel as lk
+
 from ._core import Between, Case, Mistake, Wrong, as_array, memory_probe, run_cases
 
 __all__ = ["check_linear_attention", "check_taylor_features"]
@@ -33,19 +32,19 @@ def _attention_cases():
 
 def _attention_reference(q, k, v):
     # The normaliser's eps is open: anything from eps = 0 to the package's 1e-6 is right.
-    return Between(linear_attention(q, k, v, eps=0.0), linear_attention(q, k, v, eps=1e-6))
+    return Between(lk.linear_attention(q, k, v, eps=0.0), lk.linear_attention(q, k, v, eps=1e-6))
 
 
 def _features_on(q, k, v, on_q=True, on_k=True):
-    phi_q, phi_k = (elu_plus_one(q) if on_q else q), (elu_plus_one(k) if on_k else k)
+    phi_q, phi_k = (lk.elu_plus_one(q) if on_q else q), (lk.elu_plus_one(k) if on_k else k)
     return phi_q @ (np.swapaxes(phi_k, -1, -2) @ v) / (phi_q @ phi_k.sum(-2)[..., None])
 
 
 _ATTENTION_MISTAKES = [
     Mistake("divide each output row by its normaliser phi(q_i) . sum_j phi(k_j), so the weights sum to 1",
-            lambda q, k, v: elu_plus_one(q) @ (np.swapaxes(elu_plus_one(k), -1, -2) @ v)),
+            lambda q, k, v: lk.elu_plus_one(q) @ (np.swapaxes(lk.elu_plus_one(k), -1, -2) @ v)),
     Mistake("this is softmax attention: the exercise uses the elu+1 feature map, phi(q) . phi(k)",
-            lambda q, k, v: softmax_attention(q, k, v)),
+            lambda q, k, v: lk.softmax_attention(q, k, v)),
     Mistake("apply elu+1 to the queries too", lambda q, k, v: _features_on(q, k, v, on_q=False)),
     Mistake("apply elu+1 to the keys too", lambda q, k, v: _features_on(q, k, v, on_k=False)),
 ]

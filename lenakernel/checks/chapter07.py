@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..feature_maps import hyperbolic_random_features, random_fourier_features
+import lenakernel as lk
+
 from ._core import Case, Mistake, run_cases
 
 __all__ = ["check_random_fourier_features", "check_hyperbolic_random_features"]
@@ -81,7 +82,7 @@ def check_random_fourier_features(student) -> bool:
     False
     """
     def reference(x, projection, bandwidth):
-        return random_fourier_features(x, projection, bandwidth=bandwidth)
+        return lk.random_fourier_features(x, projection, bandwidth=bandwidth)
 
     return run_cases(student, reference, _fourier_cases(), exercise="Random Fourier features",
                      allowed=RANDOM_FOURIER_ALLOWED, mistakes=_FOURIER_MISTAKES)
@@ -133,7 +134,7 @@ def check_hyperbolic_random_features(student) -> bool:
     False
     """
     def reference(x, projection):
-        return hyperbolic_random_features(x, projection)
+        return lk.hyperbolic_random_features(x, projection)
 
     return run_cases(student, reference, _hyperbolic_cases(), exercise="Hyperbolic random features",
                      allowed=HYPERBOLIC_ALLOWED, mistakes=_HYPERBOLIC_MISTAKES)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..attention import softmax_attention
-from ..feature_maps import elu_plus_one
-from ..linear_attention import linear_attention
+import lenakernel as lk
+
 from ._core import (Between, Case, Failure, Mistake, Probe, as_array, causality_probe, loop_probe, memory_probe,
                     run_cases)
 
@@ -29,13 +28,13 @@ def _exclusive(sums):
 
 def _causal(q, k, v, **ignored):
     # The normaliser's eps is open: anything from eps = 0 to the package's 1e-6 is right.
-    return Between(linear_attention(q, k, v, causal=True, method="quadratic", eps=0.0),
-                   linear_attention(q, k, v, causal=True, method="quadratic", eps=1e-6))
+    return Between(lk.linear_attention(q, k, v, causal=True, method="quadratic", eps=0.0),
+                   lk.linear_attention(q, k, v, causal=True, method="quadratic", eps=1e-6))
 
 
 def _prefix(q, k, v, exclusive=False, normalise=True):
     """Causal linear attention by prefix sums in NumPy; ``exclusive`` reads the state before token t."""
-    phi_q, phi_k = elu_plus_one(q), elu_plus_one(k)
+    phi_q, phi_k = lk.elu_plus_one(q), lk.elu_plus_one(k)
     states = np.cumsum(phi_k[:, :, None] * v[:, None, :], axis=0)
     sums = np.cumsum(phi_k, axis=0)
     if exclusive:
@@ -52,11 +51,11 @@ _CAUSAL_MISTAKES = [
     Mistake("output t must include token t itself: add token t to the state before reading it out",
             lambda q, k, v, **rest: _prefix(q, k, v, exclusive=True)),
     Mistake("output i may use keys and values 0..i only: this is the non-causal form",
-            lambda q, k, v, **rest: linear_attention(q, k, v, eps=0.0)),
+            lambda q, k, v, **rest: lk.linear_attention(q, k, v, eps=0.0)),
     Mistake("divide each output by its normaliser phi(q_i) . z_i",
             lambda q, k, v, **rest: _prefix(q, k, v, normalise=False)),
     Mistake("this is causal softmax attention: the exercise uses elu+1 features",
-            lambda q, k, v, **rest: softmax_attention(q, k, v, causal=True)),
+            lambda q, k, v, **rest: lk.softmax_attention(q, k, v, causal=True)),
 ]
 
 
@@ -109,7 +108,7 @@ def _chunked(q, k, v, chunk_size, inclusive=False, masked=True):
     """Chunk-wise causal linear attention in NumPy, with the slips of the mistakes as options."""
     n, pad = len(q), (-len(q)) % chunk_size
     phi_q, phi_k, v = (np.concatenate([a, np.zeros((pad, a.shape[1]))]).reshape(-1, chunk_size, a.shape[1])
-                       for a in (elu_plus_one(q), elu_plus_one(k), v))
+                       for a in (lk.elu_plus_one(q), lk.elu_plus_one(k), v))
     scores = phi_q @ phi_k.transpose(0, 2, 1)
     scores = np.tril(scores) if masked else scores
     states, sums = phi_k.transpose(0, 2, 1) @ v, phi_k.sum(1)
@@ -125,7 +124,7 @@ def _padded_in_front(q, k, v, chunk_size):
     pad = (-len(q)) % chunk_size
     zeros = [np.zeros((pad, a.shape[1])) for a in (q, k, v)]
     padded = (np.concatenate([z, a]) for z, a in zip(zeros, (q, k, v)))
-    return linear_attention(*padded, causal=True, eps=0.0)[pad:]
+    return lk.linear_attention(*padded, causal=True, eps=0.0)[pad:]
 
 
 _CHUNKED_MISTAKES = [
@@ -137,7 +136,7 @@ _CHUNKED_MISTAKES = [
     Mistake("zero keys padded before the sequence are not nothing: phi(0) = 1 under elu+1; pad at the "
             "end, or pad the features (after phi) with zeros", _padded_in_front),
     Mistake("output i may use keys and values 0..i only: this is the non-causal form",
-            lambda q, k, v, chunk_size: linear_attention(q, k, v, eps=0.0)),
+            lambda q, k, v, chunk_size: lk.linear_attention(q, k, v, eps=0.0)),
 ]
 
 
