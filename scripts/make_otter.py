@@ -84,12 +84,25 @@ import os
 import sys
 
 if "google.colab" in sys.modules:
+    import importlib.metadata
     import importlib.util
     import subprocess
+    import tempfile
 
     if importlib.util.find_spec("otter") is None:
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                        "otter-grader=={otter_version}"], check=True)
+        # Change nothing Colab has: every installed package is pinned as it is. If
+        # otter-grader's requirements would change one, install otter-grader and only
+        # the modules it imports that are missing, without their dependencies.
+        with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as _pins:
+            _pins.write("\\n".join(f"{{d.metadata['Name']}}=={{d.version}}"
+                                  for d in importlib.metadata.distributions()))
+        _pip = [sys.executable, "-m", "pip", "install", "-q"]
+        _otter = "otter-grader=={otter_version}"
+        if subprocess.run(_pip + ["-c", _pins.name, _otter], capture_output=True).returncode:
+            _needed = {{"fica": "fica", "ipylab": "ipylab<2", "frontmatter": "python-frontmatter<2",
+                       "wrapt": "wrapt<2", "dill": "dill", "jupytext": "jupytext<2"}}
+            _missing = [pkg for mod, pkg in _needed.items() if importlib.util.find_spec(mod) is None]
+            subprocess.run(_pip + ["--no-deps", _otter, *_missing], check=True)
 
 _GRADING_FILES = {{
 {files}}}
