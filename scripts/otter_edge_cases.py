@@ -185,6 +185,24 @@ cases = {
     "a context in [-3, 3]": (dict(bandwidth=0.5), note, data(-3, 3)),
 }
 '''),
+    "check_multi_head_attention": dict(exercise="Multi-head attention, edge cases", source='''
+def reference(x, w_query, w_key, w_value, w_out):
+    return lk.multi_head_attention(x, x, w_query=w_query, w_key=w_key, w_value=w_value, w_out=w_out)
+
+rng = np.random.default_rng(46)
+
+def layer(n, d_model, heads, d_head, d_v, d_out):
+    return dict(x=rng.standard_normal((n, d_model)), w_query=rng.standard_normal((heads, d_head, d_model)),
+                w_key=rng.standard_normal((heads, d_head, d_model)),
+                w_value=rng.standard_normal((heads, d_v, d_model)),
+                w_out=rng.standard_normal((heads, d_out, d_v)))
+
+cases = {
+    "eight heads of width 1": layer(6, 4, 8, 1, 1, 3),
+    "one output feature (d_out = 1)": layer(5, 3, 2, 2, 4, 1),
+    "identical tokens (uniform weights)": dict(layer(1, 3, 2, 2, 2, 2), x=np.ones((4, 3))),
+}
+'''),
     "check_linear_attention": dict(exercise="Linear attention, edge cases", source='''
 def reference(q, k, v):
     return Between(lk.linear_attention(q, k, v, eps=0.0), lk.linear_attention(q, k, v, eps=1e-6))

@@ -85,8 +85,13 @@ def my_in_context_head(x_context, y_context, x_query, w_query, w_key, w_value, t
 """, "sqrt(d_k)"),
     "05b": ("my_multi_head_attention", """
 def my_multi_head_attention(x, w_query, w_key, w_value, w_out):
-    return np.zeros((x.shape[0], w_out.shape[1]))
-""", "values differ"),
+    out = 0.0
+    for c in range(len(w_query)):
+        q, k, v = x @ w_query[c].T, x @ w_key[c].T, x @ w_value[c].T
+        weights = np.exp(q @ k.T / np.sqrt(q.shape[-1]))  # no maximum subtracted: overflows
+        out = out + (weights / weights.sum(axis=1, keepdims=True)) @ v @ w_out[c].T
+    return out
+""", "exp overflow"),
     "06": ("my_linear_attention", """
 def my_linear_attention(q, k, v):
     phi_q, phi_k = lk.elu_plus_one(q), lk.elu_plus_one(k)
@@ -216,7 +221,7 @@ def test_student_notebook_has_no_solution_and_sets_itself_up(coursework, path):
     assert "BEGIN SOLUTION" not in text and "BEGIN PROMPT" not in text
     assert not any("solution" in c.metadata.get("tags", []) for c in student.cells)
     code = [c for c in student.cells if c.cell_type == "code"]
-    assert "LENAKERNEL_VERSION" in code[0].source, "the install cell stays the first code cell"
+    assert "google.colab" in code[0].source and "install" in code[0].source, "the install cell stays first"
     assert code[1].metadata.get("tags") == ["otter-setup"] and "grader = otter.Notebook(" in code[1].source
     for exercise in make_otter.find_exercises(reader):
         assert f'grader.check("{exercise.question}")' in sources
