@@ -292,6 +292,7 @@ def master_notebook(notebook, name: str, version: str):
             for i in indices:
                 by_cell[i] = (role, exercise)
     cells = [_raw(assignment_config(name, version))]
+    notes = {exercise.question: [] for exercise in exercises}  # shown after the question's tests
     for i, cell in enumerate(notebook.cells):
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
@@ -306,10 +307,10 @@ def master_notebook(notebook, name: str, version: str):
                       _solution_cell(notebook, exercise), _raw("# END SOLUTION")]
         elif role == "note":
             cell.metadata["tags"] = _tags(cell) + [SOLUTION_ONLY]
-            exercise.notes_cells = getattr(exercise, "notes_cells", []) + [cell]
+            notes[exercise.question].append(cell)
         elif role == "check":
             cells += [_raw("# BEGIN TESTS"), *test_cells(exercise), _raw("# END TESTS"),
-                      _raw("# END QUESTION"), *getattr(exercise, "notes_cells", [])]
+                      _raw("# END QUESTION"), *notes[exercise.question]]
     notebook.cells = cells
     notebook.metadata.pop("widgets", None)
     return notebook, exercises
