@@ -28,6 +28,8 @@ import numpy as np
 import pytest
 
 pytest.importorskip("otter")
+# otter 7.0 calls DataFrame.drop(inplace=True), which pandas 3.1 deprecates; not ours to fix.
+pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame.drop")
 
 from otter.test_files import ExceptionTestFile  # noqa: E402
 
