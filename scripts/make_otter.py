@@ -158,6 +158,7 @@ def find_exercises(notebook) -> list[Exercise]:
     for stub, cell in enumerate(cells):
         if cell.cell_type != "code" or "exercise-stub" not in _tags(cell):
             continue
+        match = None
         for check in range(stub + 1, len(cells)):
             match = _CHECK_CALL.match(cells[check].source) if cells[check].cell_type == "code" else None
             if match:
