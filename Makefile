@@ -45,9 +45,12 @@ execute: $(STAMP)
 reader: $(STAMP)
 	$(PY) scripts/make_reader_editions.py $(NOTEBOOKS)
 
-# Student copies (in _build/assignments/) are made from the reader editions.
+# Student copies (in _build/assignments/) are made from the reader editions, and so is
+# the otter-grader coursework (in _build/assignments/otter/): per chapter a student
+# notebook, an autograder zip with hidden tests, and a solution notebook.
 assignments: reader
 	$(PY) scripts/make_assignments.py $(READER_CHAPTERS)
+	$(PY) scripts/make_otter.py $(READER_CHAPTERS)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py $(if $(DEVICE),--device $(DEVICE),)

@@ -38,6 +38,7 @@ DIRECT = [
     "jupyter-book", "torch", "numpy", "scipy", "matplotlib", "ipywidgets", "ipykernel",
     "nbclient", "nbformat", "nbval", "pytest", "pytest-xdist", "hypothesis", "tqdm",
     "sphinx-exercise", "sphinxcontrib-bibtex", "sphinx-mathjax-offline", "playwright", "pypdf",
+    "otter-grader",
 ]
 
 
