@@ -57,3 +57,12 @@ def test_the_introduction_cites_the_current_version():
     intro = (ROOT / "book" / "intro.md").read_text()
     cited = re.findall(r"version\s*=\s*\{([^}]*)\}", intro)
     assert cited == [VERSION], f"book/intro.md's citation names {cited}; the package is {VERSION}"
+
+
+def test_install_instructions_pin_the_current_release():
+    documents = [ROOT / "README.md", *sorted((ROOT / "book").glob("*.md"))]
+    for path in documents:
+        text = path.read_text()
+        assert "lenakernel@main" not in text, f"{path.name} installs from main, which moves"
+        for version in re.findall(r"lenakernel(?:@v|==)(\d+\.\d+\.\d+)", text):
+            assert version == VERSION, f"{path.name} installs {version}; the package is {VERSION}"
