@@ -409,6 +409,22 @@ def test_otter_run_grades_whole_notebooks(coursework, path, tmp_path, monkeypatc
     assert _errors(results.notebook) == [], "the untouched student notebook must run without errors"
     assert "Not solved yet" in _summary(results)
 
+
+# The wrong answer and the wrapper of every chapter are graded question by question in the
+# quick tests above; graded as whole notebooks, two chapters stand for the rest (each whole
+# notebook takes 15-30 s to execute, and make test runs on two cores).
+WHOLE_NOTEBOOK_VARIANTS = [path for path in CHAPTERS
+                           if path.stem.startswith(("01-", "08-"))]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", WHOLE_NOTEBOOK_VARIANTS, ids=lambda p: p.stem)
+def test_otter_run_gives_partial_marks_and_zero_for_a_wrapper(coursework, path, tmp_path, monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setenv("MKL_NUM_THREADS", "1")
+    folder = coursework / path.stem
+    autograder = folder / "autograder" / f"{path.stem}-autograder.zip"
+
     function, source, hint = WRONG[_key(path)]
     wrong_dir = tmp_path / "wrong"
     wrong_dir.mkdir()
