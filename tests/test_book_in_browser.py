@@ -16,14 +16,21 @@ For each page it checks:
 - every internal link points at a page that exists, and every anchor at an element
   that exists;
 - the Binder and Colab launch buttons of a chapter open that chapter's notebook in the
-  repository named in ``_config.yml``.
+  repository named in ``_config.yml``;
+- accessibility (issue 16): axe-core's WCAG 2.1 A and AA rules find nothing outside the
+  short allow-list below, in light and in dark mode; every image has alt text that is
+  neither empty nor a file name (unless it is marked decorative); and at a 390 px wide
+  phone viewport nothing pans the page sideways.
 
 A full-page screenshot of each page is saved under ``_build/screenshots/``.
 
 Needs Chromium at /usr/bin/chromium (``apt-get install chromium``) and the
 ``playwright`` Python package; without them the tests are skipped, except under
 ``CI=true``, where they fail. To test an existing build instead of building, set
-``LENAKERNEL_BOOK_HTML`` to its ``html`` folder.
+``LENAKERNEL_BOOK_HTML`` to its ``html`` folder. axe-core is read from
+``_build/axe/node_modules/axe-core/axe.min.js`` (``make axe`` installs the version pinned in
+``tests/axe/package-lock.json``) or from ``LENAKERNEL_AXE``. What axe found on each page,
+before the allow-list, is written to ``_build/a11y-report.json``.
 """
 
 from __future__ import annotations
@@ -31,10 +38,13 @@ from __future__ import annotations
 import functools
 import html.parser
 import http.server
+import json
 import os
+import re
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -49,6 +59,18 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 REPOSITORY = CONFIG["repository"]["url"].rstrip("/")
 BRANCH = CONFIG["repository"].get("branch", "main")
+AXE = Path(os.environ.get("LENAKERNEL_AXE")
+           or ROOT / "_build" / "axe" / "node_modules" / "axe-core" / "axe.min.js")
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+A11Y_REPORT = ROOT / "_build" / "a11y-report.json"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+
+# axe findings we accept, each for a reason. An entry names the rule, a pattern the
+# element's CSS selector (as axe reports it) must match, and why it cannot be fixed on
+# our side. Anything else axe finds fails the test.
+AXE_ALLOWED = [
+]
 
 
 def _toc_files():
@@ -79,6 +101,8 @@ def _missing_browser_reason():
         return "the Python package `playwright` is not installed (pip install playwright)"
     if not CHROMIUM.exists():
         return "Chromium is not installed at /usr/bin/chromium (apt-get install chromium)"
+    if not AXE.exists():
+        return f"axe-core is not installed at {AXE} (make axe)"
     return None
 
 
@@ -191,7 +215,106 @@ def _visit(page, base, name, problems):
     # Images are checked again after the full-page screenshot has scrolled everything.
     state["brokenImages"] = page.evaluate(_PAGE_STATE)["brokenImages"]
     state.update(problems=list(problems), slider=slider, screenshot=shot, url=url)
+    state.update(_accessibility(page, name))
     return state
+
+
+# Every <img> whose text alternative is missing, empty or a file name, unless the image
+# is marked decorative (role="presentation"/"none" or aria-hidden="true").
+_BAD_ALT = r"""() => {
+  const fileLike = /(^|[\/])[^\s\/]+\.(png|jpe?g|gif|svg|webp|bmp|tiff?)(\?.*)?$|^\.{0,2}\/|\/|^[0-9a-f]{16,}$/i;
+  return Array.from(document.querySelectorAll('img')).flatMap(image => {
+    const role = (image.getAttribute('role') || '').trim();
+    const decorative = role === 'presentation' || role === 'none'
+                       || image.closest('[aria-hidden="true"]') !== null;
+    const alt = image.getAttribute('alt');
+    const src = (image.getAttribute('src') || '').slice(0, 80);
+    if (decorative) return [];
+    if (alt === null) return [`no alt: ${src}`];
+    if (alt.trim() === '') return [`empty alt without role="presentation": ${src}`];
+    if (fileLike.test(alt.trim())) return [`alt is a file name (${alt.slice(0, 60)}): ${src}`];
+    return [];
+  });
+}"""
+
+# Elements that stick out past the right edge at phone width (outside any box that
+# scrolls sideways by itself), for the message when the page pans.
+_OVERFLOW = r"""() => {
+  const root = document.scrollingElement;
+  const width = root.clientWidth;
+  // Inside a box that scrolls (or clips) by itself, or in a fixed drawer (the theme's
+  // sidebars on a phone), an element does not widen the page.
+  const scrollsItself = el => {
+    if (getComputedStyle(el).position === 'fixed') return true;
+    for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
+      const style = getComputedStyle(p);
+      if (['auto', 'scroll', 'hidden', 'clip'].includes(style.overflowX)) return true;
+      if (style.position === 'fixed') return true;
+    }
+    return false;
+  };
+  const culprits = [];
+  if (root.scrollWidth > width) {
+    for (const el of document.body.querySelectorAll('*')) {
+      const box = el.getBoundingClientRect();
+      if (box.width > 0 && box.right > width + 1 && !scrollsItself(el)) {
+        const id = el.id ? '#' + el.id : '';
+        const cls = el.className && typeof el.className === 'string'
+                    ? '.' + el.className.trim().split(/\s+/).slice(0, 2).join('.') : '';
+        culprits.push(`${el.tagName.toLowerCase()}${id}${cls} (right edge ${Math.round(box.right)} px): `
+                      + (el.textContent || '').trim().slice(0, 60));
+        if (culprits.length >= 8) break;
+      }
+    }
+  }
+  return {scrollWidth: root.scrollWidth, clientWidth: width, culprits};
+}"""
+
+_RUN_AXE = """async tags => {
+  const result = await axe.run(document, {runOnly: {type: 'tag', values: tags},
+                                          resultTypes: ['violations']});
+  return result.violations.map(v => ({
+    rule: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.map(n => ({target: n.target.map(String).join(' '),
+                              html: n.html.slice(0, 160)})),
+  }));
+}"""
+
+
+def _set_mode(page, mode):
+    """Switch the theme's colour mode the way its own switch does (pydata-sphinx-theme)."""
+    page.evaluate("""mode => {
+        document.documentElement.dataset.mode = mode;
+        document.documentElement.dataset.theme = mode;
+    }""", mode)
+    page.wait_for_timeout(150)
+
+
+def _accessibility(page, name):
+    """axe in light and dark mode, image alternatives, and overflow at phone width."""
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    axe = {}
+    for mode in ("light", "dark"):
+        _set_mode(page, mode)
+        axe[mode] = page.evaluate(_RUN_AXE, AXE_TAGS)
+    _set_mode(page, "light")
+    bad_alt = page.evaluate(_BAD_ALT)
+    page.set_viewport_size(PHONE)
+    page.wait_for_timeout(300)
+    overflow = page.evaluate(_OVERFLOW)
+    if overflow["scrollWidth"] > overflow["clientWidth"]:
+        shot = SCREENSHOTS / "phone" / (name.replace("/", "__") + ".png")
+        shot.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(shot), full_page=False)
+        overflow["screenshot"] = str(shot)
+    page.set_viewport_size(DESKTOP)
+    return {"axe": axe, "badAlt": bad_alt, "overflow": overflow}
+
+
+def _allowed(rule, target, page):
+    return any(entry["rule"] == rule and re.search(entry["target"], target)
+               and re.search(entry.get("page", ""), page) for entry in AXE_ALLOWED)
 
 
 @pytest.fixture(scope="module")
@@ -216,7 +339,7 @@ def site():
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            context = browser.new_context(viewport=DESKTOP)
 
             def route(request_route):
                 if request_route.request.url.startswith(base + "/"):
@@ -236,13 +359,40 @@ def site():
                     if r.url.startswith(base) and not r.url.endswith("/favicon.ico") else None)
             page.on("response", lambda r: problems.append(f"HTTP {r.status}: {r.url}")
                     if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
+            started = time.monotonic()
             for name in PAGES:
                 reports[name] = _visit(page, base, name, problems)
+            seconds = time.monotonic() - started
             browser.close()
     finally:
         server.shutdown()
+    _write_a11y_report(reports, seconds)
     return {"base": base, "root": html_root, "status": status, "warnings": warnings,
             "reports": reports}
+
+
+def _write_a11y_report(reports, seconds):
+    """What axe found before the allow-list, per page, mode and rule (for the record)."""
+    by_rule = {}
+    pages = {}
+    for name, report in reports.items():
+        pages[name] = {}
+        for mode, violations in report["axe"].items():
+            pages[name][mode] = {v["rule"]: [n["target"] for n in v["nodes"]] for v in violations}
+            for violation in violations:
+                counts = by_rule.setdefault(violation["rule"], {"nodes": 0, "allowed": 0, "pages": set()})
+                counts["pages"].add(name)
+                for node in violation["nodes"]:
+                    counts["nodes"] += 1
+                    counts["allowed"] += _allowed(violation["rule"], node["target"], name)
+    summary = {"pages": len(reports), "seconds_in_browser": round(seconds, 1),
+               "by_rule": {rule: {**c, "pages": len(c["pages"])} for rule, c in sorted(by_rule.items())},
+               "bad_alt": {n: r["badAlt"] for n, r in reports.items() if r["badAlt"]},
+               "phone_overflow": {n: r["overflow"] for n, r in reports.items()
+                                  if r["overflow"]["scrollWidth"] > r["overflow"]["clientWidth"]},
+               "per_page": pages}
+    A11Y_REPORT.parent.mkdir(parents=True, exist_ok=True)
+    A11Y_REPORT.write_text(json.dumps(summary, indent=1))
 
 
 def test_strict_build_has_no_warnings(site):
@@ -343,3 +493,37 @@ def test_screenshots_saved(site):
     for name in PAGES:
         shot = site["reports"][name]["screenshot"]
         assert shot.exists() and shot.stat().st_size > 10_000, shot
+
+
+@pytest.mark.parametrize("mode", ["light", "dark"])
+@pytest.mark.parametrize("name", PAGES)
+def test_axe_finds_no_wcag21_aa_violations(site, name, mode):
+    failures = []
+    for violation in site["reports"][name]["axe"][mode]:
+        nodes = [node for node in violation["nodes"]
+                 if not _allowed(violation["rule"], node["target"], name)]
+        if nodes:
+            failures.append(f"{violation['rule']} ({violation['impact']}): {violation['help']}\n    "
+                            + "\n    ".join(f"{n['target']}  {n['html']}" for n in nodes[:6])
+                            + (f"\n    ... and {len(nodes) - 6} more" if len(nodes) > 6 else ""))
+    assert not failures, f"axe, {mode} mode, {name}:\n  " + "\n  ".join(failures)
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_images_have_real_alt_text(site, name):
+    bad = site["reports"][name]["badAlt"]
+    assert not bad, "images without a real text alternative:\n  " + "\n  ".join(bad)
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_nothing_pans_sideways_on_a_phone(site, name):
+    overflow = site["reports"][name]["overflow"]
+    assert overflow["scrollWidth"] <= overflow["clientWidth"], (
+        f"at {PHONE['width']} px the page is {overflow['scrollWidth']} px wide "
+        f"(screenshot {overflow.get('screenshot')}); sticking out:\n  " + "\n  ".join(overflow["culprits"]))
+
+
+def test_allow_list_entries_are_explained():
+    for entry in AXE_ALLOWED:
+        assert set(entry) <= {"rule", "target", "page", "why"}, entry
+        assert entry["rule"] and entry["target"] and len(entry.get("why", "")) > 20, entry

@@ -1,4 +1,4 @@
-"""Two small fixes for the book's HTML build (a Sphinx extension, loaded from _config.yml).
+"""Small fixes for the book's HTML build (a Sphinx extension, loaded from _config.yml).
 
 1. Public names. The API page documents each function in its module
    (``lenakernel.smoothing.nadaraya_watson``) while readers, chapters and docstrings say
@@ -8,12 +8,24 @@
 2. Repeated scripts. sphinx-thebe and sphinx-togglebutton add inline scripts after the
    HTML builder has started, so Sphinx 7 lists them twice; the second
    ``const THEBE_JS_URL`` is a JavaScript error on every page. Each page keeps one copy.
+3. Accessibility (issue 16; tests/test_book_in_browser.py runs axe-core on every page):
+
+   - myst-nb's hidden-cell toggles are ``<summary aria-label="Toggle hidden content">``
+     around a visible "Show code cell source": a name that does not contain the visible
+     text (axe: label-content-name-mismatch). Our summary has no aria-label, so its name
+     is the prompt it shows.
+   - The references page (sphinxcontrib-bibtex through Sphinx's citation HTML) lists its
+     entries as ``role="list"`` holding ``role="doc-biblioentry"`` items: a role ARIA
+     has deprecated, and a list without list items (aria-deprecated-role,
+     aria-required-children). Each entry becomes a list item.
 """
 
 from __future__ import annotations
 
 import importlib
+from html import escape
 
+from myst_nb.sphinx_ import HideCodeCellNode
 from sphinx.util.nodes import make_refnode
 
 
@@ -52,7 +64,30 @@ def _unique_scripts(app, pagename, templatename, context, doctree):
     context["script_files"] = unique
 
 
+def _visit_hidden_cell(self, node):
+    # As myst-nb's visitor, without the summary's aria-label: the one prompt the reader
+    # sees ("Show code cell source" or, opened, "Hide code cell source") names it.
+    classes = " ".join(node["classes"])
+    self.body.append(f'<details class="admonition hide {classes}">\n<summary>\n')
+    self.body.append(f'<p class="collapsed admonition-title">{escape(node["prompt_show"])}</p>\n')
+    self.body.append(f'<p class="expanded admonition-title">{escape(node["prompt_hide"])}</p>\n')
+    self.body.append("</summary>\n")
+
+
+def _depart_hidden_cell(self, node):
+    self.body.append("</details>\n")
+
+
+def _bibliography_list_items(app, pagename, templatename, context, doctree):
+    body = context.get("body") or ""
+    if 'role="doc-biblioentry"' in body:
+        context["body"] = body.replace('role="doc-biblioentry"', 'role="listitem"')
+
+
 def setup(app):
+    hidden_cell = (_visit_hidden_cell, _depart_hidden_cell)
+    app.add_node(HideCodeCellNode, override=True, html=hidden_cell, singlehtml=hidden_cell)
+    app.connect("html-page-context", _bibliography_list_items)
     app.connect("missing-reference", _resolve_public_name)
     app.connect("html-page-context", _unique_scripts, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
