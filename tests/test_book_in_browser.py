@@ -222,7 +222,10 @@ def _visit(page, base, name, problems):
 # Every <img> whose text alternative is missing, empty or a file name, unless the image
 # is marked decorative (role="presentation"/"none" or aria-hidden="true").
 _BAD_ALT = r"""() => {
-  const fileLike = /(^|[\/])[^\s\/]+\.(png|jpe?g|gif|svg|webp|bmp|tiff?)(\?.*)?$|^\.{0,2}\/|\/|^[0-9a-f]{16,}$/i;
+  // A path or file name (one word with a slash or an extension), an image file's name,
+  // or a hash; alt text that says what a figure shows is several words.
+  const fileLike = alt => /^\S*[\\/]\S*$|^\S+\.[a-z0-9]{2,5}$/i.test(alt)
+                          || /\.(png|jpe?g|gif|svg|webp)$/i.test(alt) || /^[0-9a-f]{16,}$/i.test(alt);
   return Array.from(document.querySelectorAll('img')).flatMap(image => {
     const role = (image.getAttribute('role') || '').trim();
     const decorative = role === 'presentation' || role === 'none'
@@ -232,7 +235,7 @@ _BAD_ALT = r"""() => {
     if (decorative) return [];
     if (alt === null) return [`no alt: ${src}`];
     if (alt.trim() === '') return [`empty alt without role="presentation": ${src}`];
-    if (fileLike.test(alt.trim())) return [`alt is a file name (${alt.slice(0, 60)}): ${src}`];
+    if (fileLike(alt.trim())) return [`alt is a file name (${alt.slice(0, 60)}): ${src}`];
     return [];
   });
 }"""
@@ -257,7 +260,11 @@ _OVERFLOW = r"""() => {
   if (root.scrollWidth > width) {
     for (const el of document.body.querySelectorAll('*')) {
       const box = el.getBoundingClientRect();
-      if (box.width > 0 && box.right > width + 1 && !scrollsItself(el)) {
+      // Sticking out itself, or holding content (a long word) that sticks out of it.
+      const spills = el.scrollWidth > el.clientWidth + 1 && el.clientWidth > 0
+                     && getComputedStyle(el).overflowX === 'visible'
+                     && Array.from(el.children).every(c => c.getBoundingClientRect().right <= box.right + 1);
+      if (box.width > 0 && (box.right > width + 1 || spills) && !scrollsItself(el)) {
         const id = el.id ? '#' + el.id : '';
         const cls = el.className && typeof el.className === 'string'
                     ? '.' + el.className.trim().split(/\s+/).slice(0, 2).join('.') : '';
@@ -268,6 +275,29 @@ _OVERFLOW = r"""() => {
     }
   }
   return {scrollWidth: root.scrollWidth, clientWidth: width, culprits};
+}"""
+
+# Formulas that are tab stops, and the id given to the sidebar's search button.
+_KEYBOARD = """() => {
+  // A formula that scrolls sideways in its own box is a tab stop on purpose (so that the
+  // keyboard can scroll it); no other formula is.
+  const mathStops = Array.from(document.querySelectorAll('mjx-container'))
+      .filter(m => m.tabIndex >= 0 && m.scrollWidth <= m.clientWidth + 1).length;
+  const button = document.querySelector('.bd-sidebar-primary .search-button-field');
+  if (button && button.offsetParent !== null) button.id = button.id || 'lk-sidebar-search';
+  return {mathStops, searchButton: button && button.offsetParent !== null ? button.id : null};
+}"""
+
+# Whether the focused element shows a focus ring (an outline or a box shadow).
+_FOCUS_RING = """() => {
+  const el = document.activeElement;
+  const style = getComputedStyle(el);
+  const outline = style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) >= 2;
+  // A box shadow counts when it is not transparent and has a spread.
+  const shadow = style.boxShadow !== 'none' && !/rgba\(0, 0, 0, 0\)/.test(style.boxShadow)
+                 && /\s[1-9][0-9.]*px\s*$|\s[1-9][0-9.]*px(,|$)/.test(style.boxShadow);
+  return {focused: el.id, focusVisible: el.matches(':focus-visible'), outline: style.outline,
+          boxShadow: style.boxShadow, ring: outline || shadow};
 }"""
 
 _RUN_AXE = """async tags => {
@@ -287,7 +317,9 @@ def _set_mode(page, mode):
         document.documentElement.dataset.mode = mode;
         document.documentElement.dataset.theme = mode;
     }""", mode)
-    page.wait_for_timeout(150)
+    # Let the theme's colour transitions finish before anything measures colours.
+    page.evaluate("() => Promise.all(document.getAnimations().map(a => a.finished)).then(() => true)")
+    page.wait_for_timeout(100)
 
 
 def _accessibility(page, name):
@@ -300,6 +332,12 @@ def _accessibility(page, name):
         axe[mode] = page.evaluate(_RUN_AXE, AXE_TAGS)
     _set_mode(page, "light")
     bad_alt = page.evaluate(_BAD_ALT)
+    keyboard = page.evaluate(_KEYBOARD)
+    if keyboard["searchButton"]:
+        # A keyboard user's focus on the sidebar's search button must show.
+        page.locator(f"#{keyboard['searchButton']}").focus()
+        keyboard["searchFocusRing"] = page.evaluate(_FOCUS_RING)
+        page.evaluate("() => document.activeElement && document.activeElement.blur()")
     page.set_viewport_size(PHONE)
     page.wait_for_timeout(300)
     overflow = page.evaluate(_OVERFLOW)
@@ -309,7 +347,7 @@ def _accessibility(page, name):
         page.screenshot(path=str(shot), full_page=False)
         overflow["screenshot"] = str(shot)
     page.set_viewport_size(DESKTOP)
-    return {"axe": axe, "badAlt": bad_alt, "overflow": overflow}
+    return {"axe": axe, "badAlt": bad_alt, "overflow": overflow, "keyboard": keyboard}
 
 
 def _allowed(rule, target, page):
@@ -527,3 +565,16 @@ def test_allow_list_entries_are_explained():
     for entry in AXE_ALLOWED:
         assert set(entry) <= {"rule", "target", "page", "why"}, entry
         assert entry["rule"] and entry["target"] and len(entry.get("why", "")) > 20, entry
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_formulas_that_fit_are_not_tab_stops(site, name):
+    stops = site["reports"][name]["keyboard"]["mathStops"]
+    assert stops == 0, f"{stops} formulas are in the tab order (MathJax menu setting inTabOrder)"
+
+
+def test_sidebar_search_button_shows_keyboard_focus(site):
+    keyboard = site["reports"]["book/intro"]["keyboard"]
+    assert keyboard["searchButton"], "no search button in the sidebar of book/intro"
+    ring = keyboard["searchFocusRing"]
+    assert ring["focusVisible"] and ring["ring"], f"focused, the search button shows no ring: {ring}"
