@@ -19,8 +19,10 @@ For each page it checks:
   repository named in ``_config.yml``;
 - accessibility (issue 16): axe-core's WCAG 2.1 A and AA rules find nothing outside the
   short allow-list below, in light and in dark mode; every image has alt text that is
-  neither empty nor a file name (unless it is marked decorative); and at a 390 px wide
-  phone viewport nothing pans the page sideways.
+  neither empty nor a file name (unless it is marked decorative); formulas are no tab
+  stops (except one that scrolls sideways in its own box); the sidebar's search button
+  shows keyboard focus; and at a 390 px wide phone viewport nothing pans the page
+  sideways.
 
 A full-page screenshot of each page is saved under ``_build/screenshots/``.
 
@@ -318,7 +320,11 @@ def _set_mode(page, mode):
         document.documentElement.dataset.theme = mode;
     }""", mode)
     # Let the theme's colour transitions finish before anything measures colours.
-    page.evaluate("() => Promise.all(document.getAnimations().map(a => a.finished)).then(() => true)")
+    # (Transitions only: an endless animation, a spinner, never finishes; 2 s at most.)
+    page.evaluate("""() => Promise.race([
+        Promise.all(document.getAnimations().filter(a => a instanceof CSSTransition)
+                                            .map(a => a.finished.catch(() => null))),
+        new Promise(done => setTimeout(done, 2000))]).then(() => true)""")
     page.wait_for_timeout(100)
 
 
