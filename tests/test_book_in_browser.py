@@ -285,7 +285,7 @@ _OVERFLOW = r"""() => {
 }"""
 
 # Formulas that are tab stops, and the id given to the sidebar's search button.
-_KEYBOARD = """() => {
+_KEYBOARD = r"""() => {
   // A formula that scrolls sideways in its own box is a tab stop on purpose (so that the
   // keyboard can scroll it); no other formula is.
   const mathStops = Array.from(document.querySelectorAll('mjx-container'))
@@ -296,7 +296,7 @@ _KEYBOARD = """() => {
 }"""
 
 # Whether the focused element shows a focus ring (an outline or a box shadow).
-_FOCUS_RING = """() => {
+_FOCUS_RING = r"""() => {
   const el = document.activeElement;
   const style = getComputedStyle(el);
   const outline = style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) >= 2;
