@@ -13,8 +13,12 @@ JB_BUILD := $(VENV)/bin/jupyter-book build . -W -n --keep-going
 # Notebooks are executed and checked with one thread: the same reduction order both
 # times (so stored numbers match to the last bit), and no thread contention on small ops.
 NB_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+# axe-core for the browser test's accessibility check: the version and checksum pinned in
+# tests/axe/package-lock.json, installed with npm into _build/axe (the test reads it
+# from there and needs no network afterwards).
+AXE := _build/axe/node_modules/axe-core/axe.min.js
 
-.PHONY: book test test-package test-notebooks execute reader assignments bench dist pdf clean
+.PHONY: book test test-package test-notebooks execute reader assignments bench dist pdf axe clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,7 +29,17 @@ book: $(STAMP)
 	$(JB_BUILD) --all
 	@echo "Book built: $(CURDIR)/_build/html/index.html"
 
-test-package: $(STAMP)
+axe: $(AXE)
+
+$(AXE): tests/axe/package.json tests/axe/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		mkdir -p _build/axe && cp tests/axe/package.json tests/axe/package-lock.json _build/axe/ && \
+		(cd _build/axe && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) && touch $@; \
+	else \
+		echo "npm not found: the browser test's accessibility check is skipped (required under CI)"; \
+	fi
+
+test-package: $(STAMP) $(AXE)
 	$(PY) -m pytest tests --doctest-modules lenakernel -q
 
 test-notebooks: $(STAMP)

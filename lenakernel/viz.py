@@ -15,7 +15,7 @@ import numbers
 
 __all__ = ["frame_slider"]
 
-# The CSS class of the widget; the book's stylesheet and script (book/_static/
+# The CSS class of the widget; the book's stylesheet and script (book/_vendor/
 # lenakernel-a11y.css and .js) find frame sliders by it.
 SLIDER_CLASS = "lenakernel-frame-slider"
 
@@ -30,7 +30,7 @@ def frame_slider(draw, values, *, alt=None, description="value", readout_format=
     """A slider over precomputed figures that works without a kernel.
 
     The slider shows ``description`` as its visible label and each value formatted by
-    ``readout_format``; the book's script (``book/_static/lenakernel-a11y.js``) makes
+    ``readout_format``; the book's script (``book/_vendor/lenakernel-a11y.js``) makes
     the label the handle's accessible name and the shown value its ``aria-valuetext``.
     Each frame is an ``<img>`` whose ``alt`` attribute is ``alt(value)``.
 

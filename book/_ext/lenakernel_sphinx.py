@@ -12,15 +12,26 @@
    source notebook, written in MyST, which those tools show raw. Where the chapter has
    a reader edition (``reader/<name>.ipynb``, plain Jupyter markdown), they open that.
 4. One search box per page (the theme shows two).
-5. Hidden code cells drawn in the single-page build too (``make pdf``).
+5. Accessibility (issue 16; tests/test_book_in_browser.py runs axe-core on every page):
+
+   - myst-nb's hidden-cell toggles are ``<summary aria-label="Toggle hidden content">``
+     around a visible "Show code cell source": a name that does not contain the visible
+     text (axe: label-content-name-mismatch). Our summary has no aria-label, so its name
+     is the prompt it shows.
+   - The references page (sphinxcontrib-bibtex through Sphinx's citation HTML) lists its
+     entries as ``role="list"`` holding ``role="doc-biblioentry"`` items: a role ARIA
+     has deprecated, and a list without list items (aria-deprecated-role,
+     aria-required-children). Each entry becomes a list item.
 """
 
 from __future__ import annotations
 
 import importlib
+from html import escape
 from pathlib import Path
 from urllib.parse import quote
 
+from myst_nb.sphinx_ import HideCodeCellNode
 from sphinx.util.nodes import make_refnode
 
 # The buttons of sphinx-book-theme's launch menu that open a notebook in a live kernel.
@@ -70,15 +81,6 @@ def _one_search_box(app, config):
     config.html_theme_options["navbar_persistent"] = []
 
 
-def _hidden_cells_in_single_page(app):
-    # myst-nb draws its hidden-code toggles for the "html" builder only; the single-page
-    # build behind `make pdf` needs the same drawing.
-    from myst_nb.sphinx_ import HideCodeCellNode, depart_HideCellInput, visit_HideCellInput
-
-    app.add_node(HideCodeCellNode, override=True, html=(visit_HideCellInput, depart_HideCellInput),
-                 singlehtml=(visit_HideCellInput, depart_HideCellInput))
-
-
 def reader_edition_url(url: str, pagename: str) -> str:
     """``url`` (a launch button's) pointed at the reader edition of ``pagename``, if any."""
     name = pagename.rsplit("/", 1)[-1]
@@ -102,9 +104,32 @@ def _launch_reader_editions(app, pagename, templatename, context, doctree):
     visit(context.get("header_buttons", []))
 
 
+def _visit_hidden_cell(self, node):
+    # As myst-nb's visitor, without the summary's aria-label: the one prompt the reader
+    # sees ("Show code cell source" or, opened, "Hide code cell source") names it.
+    classes = " ".join(node["classes"])
+    self.body.append(f'<details class="admonition hide {classes}">\n<summary>\n')
+    self.body.append(f'<p class="collapsed admonition-title">{escape(node["prompt_show"])}</p>\n')
+    self.body.append(f'<p class="expanded admonition-title">{escape(node["prompt_hide"])}</p>\n')
+    self.body.append("</summary>\n")
+
+
+def _depart_hidden_cell(self, node):
+    self.body.append("</details>\n")
+
+
+def _bibliography_list_items(app, pagename, templatename, context, doctree):
+    body = context.get("body") or ""
+    if 'role="doc-biblioentry"' in body:
+        context["body"] = body.replace('role="doc-biblioentry"', 'role="listitem"')
+
+
 def setup(app):
     app.connect("config-inited", _one_search_box)
-    _hidden_cells_in_single_page(app)
+    # Drawn for the single-page build too (make pdf): myst-nb registers "html" only.
+    hidden_cell = (_visit_hidden_cell, _depart_hidden_cell)
+    app.add_node(HideCodeCellNode, override=True, html=hidden_cell, singlehtml=hidden_cell)
+    app.connect("html-page-context", _bibliography_list_items)
     app.connect("missing-reference", _resolve_public_name)
     app.connect("html-page-context", _unique_scripts, priority=900)
     # After sphinx-book-theme adds its launch buttons (priority 501).
