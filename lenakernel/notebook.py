@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import importlib.util
 
-__all__ = ["glue", "use_book_style", "OKABE_ITO"]
+__all__ = ["glue", "use_book_style"]
 
 # The Okabe-Ito palette: eight colours told apart under the common colour-vision
 # deficiencies. Black is last, so that it is used only when asked for.
-OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+_OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
 
 # Line styles cycle with the colours, so two lines never differ by colour alone.
 _LINE_STYLES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1)), (0, (3, 1, 1, 1, 1, 1)), (0, (1, 1)), "-")
@@ -83,7 +83,7 @@ def use_book_style():
     from cycler import cycler
 
     plt.rcParams.update({
-        "axes.prop_cycle": cycler(color=list(OKABE_ITO)) + cycler(linestyle=list(_LINE_STYLES)),
+        "axes.prop_cycle": cycler(color=list(_OKABE_ITO)) + cycler(linestyle=list(_LINE_STYLES)),
         "figure.dpi": 100,
         "savefig.dpi": 100,
         "font.size": 12,
