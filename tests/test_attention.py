@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lenakernel as lk
-from lenakernel import attention
+from lenakernel import _validation, attention
 
 SETTINGS = settings(max_examples=25, deadline=None)
 TIGHT = dict(rtol=1e-12, atol=1e-12)
@@ -189,7 +189,7 @@ def test_causal_rows_with_no_visible_key_are_zero():
 @pytest.mark.parametrize("block_bytes", [None, 64])
 def test_causal_never_reads_the_future(monkeypatch, block_bytes):
     if block_bytes is not None:
-        monkeypatch.setattr(attention, "_BLOCK_BYTES", block_bytes)
+        monkeypatch.setattr(_validation, "BLOCK_BYTES", block_bytes)
     q, k, v = (torch.from_numpy(a) for a in draw(8, (2, 9, 4), (2, 9, 4), (2, 9, 3)))
     out = lk.softmax_attention(q, k, v, causal=True)
     for t in range(9):
@@ -205,17 +205,17 @@ def test_blocked_queries_match_the_single_block(monkeypatch, causal):
     q, k, v = draw(9, (3, 37, 4), (3, 29, 4), (3, 29, 2))
     mask = np.random.default_rng(9).random((37, 29)) < 0.7
     whole, _ = lk.softmax_attention(q, k, v, mask=mask, causal=causal, return_weights=True)
-    monkeypatch.setattr(attention, "_BLOCK_BYTES", 3 * 29 * 8 * 5)  # five query rows per block
-    assert attention._block_rows(37, 29, 3, 8) == 5
+    monkeypatch.setattr(_validation, "BLOCK_BYTES", 3 * 29 * 8 * 5)  # five query rows per block
+    assert _validation.rows_per_block(29 * 3 * 8, 37) == 5
     np.testing.assert_allclose(lk.softmax_attention(q, k, v, mask=mask, causal=causal), whole, **TIGHT)
 
 
 def test_block_never_holds_more_than_the_budget():
     for m, n, batch, itemsize in [(8192, 8192, 1, 4), (8192, 8192, 16, 8), (100, 10**6, 4, 4)]:
-        rows = attention._block_rows(m, n, batch, itemsize)
+        rows = _validation.rows_per_block(n * batch * itemsize, m)
         assert 1 <= rows <= m
-        assert rows == 1 or rows * n * batch * itemsize <= attention._BLOCK_BYTES
-    assert attention._block_rows(8192, 8192, 1, 4) < 8192  # the n x n matrix is never whole
+        assert rows == 1 or rows * n * batch * itemsize <= _validation.BLOCK_BYTES
+    assert _validation.rows_per_block(8192 * 4, 8192) < 8192  # the n x n matrix is never whole
 
 
 def test_fully_masked_rows_give_zero_output_zero_weights_and_finite_gradients():

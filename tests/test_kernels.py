@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from scipy.integrate import quad
 
 import lenakernel as lk
-from lenakernel.kernels import _LOG_KERNELS, _log_kernel
+from lenakernel.kernels import KERNELS
 
 NAMES = ["gaussian", "epanechnikov", "triangular", "boxcar"]
 FUNCTIONS = {name: getattr(lk, name) for name in NAMES}
@@ -124,29 +124,32 @@ def test_get_kernel_wrong_type(bad):
         lk.get_kernel(bad)
 
 
-def test_log_kernel_for_builtin_callable_and_user_callable():
-    u = torch.linspace(-2, 2, 9, dtype=torch.float64)
-    # A built-in passed as a function uses its exact log-density.
-    assert _log_kernel(lk.epanechnikov) is _LOG_KERNELS["epanechnikov"]
+def test_registry_holds_one_record_per_kernel():
+    for name, record in KERNELS.items():
+        assert record.function is getattr(lk, name)
+        u = torch.linspace(-0.9, 0.9, 7, dtype=torch.float64)
+        torch.testing.assert_close(torch.exp(record.log(u)), record.function(u))
 
-    # A user's kernel (same shape as the triangular one) gives the same log-density.
+
+def test_user_callable_gives_the_builtin_answer():
+    x = np.linspace(0, 1, 9)
+    y = np.sin(3 * x)
+    grid = np.linspace(0, 1, 5)
+
     def tent(v):
         return torch.clamp(1 - v.abs(), min=0)
 
-    torch.testing.assert_close(_log_kernel(tent)(u), _LOG_KERNELS["triangular"](u))
+    expected = lk.nadaraya_watson(x, y, grid, kernel="triangular", bandwidth=0.3)
+    np.testing.assert_allclose(lk.nadaraya_watson(x, y, grid, kernel=tent, bandwidth=0.3), expected)
 
 
-def test_user_kernel_returning_negative_values_is_rejected():
-    def bad(v):
-        return 1 - v * v
-
+@pytest.mark.parametrize("bad", [lambda v: 1 - v * v, lambda v: v * np.inf, lambda v: v * np.nan])
+def test_user_kernel_returning_negative_or_nonfinite_values_is_rejected(bad):
     with pytest.raises(ValueError, match="`kernel` returned negative"):
-        _log_kernel(bad)(torch.linspace(-2, 2, 5, dtype=torch.float64))
+        lk.nadaraya_watson(np.linspace(-2, 2, 5), np.zeros(5), np.zeros(1), kernel=bad, bandwidth=1.0)
 
 
-def test_user_kernel_returning_wrong_shape_is_rejected():
-    def bad(v):
-        return v.sum()
-
-    with pytest.raises(ValueError, match="`kernel` must return an array of the same shape"):
-        _log_kernel(bad)(torch.linspace(-2, 2, 5, dtype=torch.float64))
+@pytest.mark.parametrize("bad", [lambda v: v.sum(), lambda v: None])
+def test_user_kernel_returning_wrong_shape_or_no_array_is_rejected(bad):
+    with pytest.raises((ValueError, TypeError), match="`kernel` must return an array"):
+        lk.nadaraya_watson(np.linspace(-2, 2, 5), np.zeros(5), np.zeros(1), kernel=bad, bandwidth=1.0)
