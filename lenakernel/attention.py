@@ -130,9 +130,9 @@ def gaussian_log_kernel(q, k, *, bandwidth):
     _v.check_all_finite(q=q, k=k)
     dtype = q.dtype
     q, k = q.to(_v.compute_dtype(q)), k.to(_v.compute_dtype(q))
-    h = positive_scalar_tensor(bandwidth, "bandwidth", q)
-    # Divide by h twice: 1 / h**2 may overflow where score / h / h is still exact.
-    return restore((_gaussian_scores(q, k) / h / h).to(dtype))
+    scores, factor = _gaussian(positive_scalar_tensor(bandwidth, "bandwidth", q))
+    log_kernel = scores(q, k) if factor is None else factor(scores(q, k))
+    return restore(log_kernel.to(dtype))
 
 
 # --------------------------------------------------------------------------------------
@@ -194,27 +194,28 @@ def _smooth(q, k, v, scores, factor, *, mask, causal, log_key_weights, return_we
 def _unnormalised_weights(scores, blocked, factor, log_key_weights, keys):
     """Max-subtracted kernel values of each row and their row sums.
 
-    Subtracting the row's largest admissible score makes its term exp(0) = 1, so nothing
-    overflows and every row with an admissible key has a sum >= 1. A row with no
+    Subtracting the row's largest admissible log-kernel makes its term exp(0) = 1, so
+    nothing overflows and every row with an admissible key has a sum >= 1. A row with no
     admissible key (everything masked) has all values 0 and its sum set to 1: weights 0
-    and output 0, the honest answer for an empty training set. Blocked entries are set
-    to -inf only after ``factor``, so no gradient flows through them.
+    and output 0, the honest answer for an empty training set.
+
+    With a ``factor`` (an extreme width), the largest *score* is subtracted before the
+    factor is applied, so the nearest key keeps log-weight 0 however large the factor;
+    blocked entries are set to -inf only after it, so no gradient flows through them.
     """
-    admissible = scores.detach() if blocked is None else scores.detach().masked_fill(blocked, -math.inf)
-    row_max = admissible.amax(-1, keepdim=True)  # shift-invariant: no gradient needed
-    empty = row_max == -math.inf
-    logits = scores - row_max.masked_fill(empty, 0.0)
-    if factor is not None:
-        logits = factor(logits)
+    if factor is None:
+        logits = scores if blocked is None else scores.masked_fill(blocked, -math.inf)
+    else:
+        admissible = scores.detach() if blocked is None else scores.detach().masked_fill(blocked, -math.inf)
+        top = admissible.amax(-1, keepdim=True)
+        logits = factor(scores - top.masked_fill(top == -math.inf, 0.0))
+        if blocked is not None:
+            logits = logits.masked_fill(blocked, -math.inf)
     if log_key_weights is not None:
         logits = logits + log_key_weights[..., None, :keys]
-    if blocked is not None:
-        logits = logits.masked_fill(blocked, -math.inf)
-    if log_key_weights is not None:  # the weights moved the maximum: subtract it again
-        row_max = logits.detach().amax(-1, keepdim=True)
-        empty = row_max == -math.inf
-        logits = logits - row_max.masked_fill(empty, 0.0)
-    unnormalised = torch.exp(logits)
+    row_max = logits.detach().amax(-1, keepdim=True)  # shift-invariant: no gradient needed
+    empty = row_max == -math.inf
+    unnormalised = (logits - row_max.masked_fill(empty, 0.0)).exp_()  # in place: a fresh tensor
     total = unnormalised.sum(-1, keepdim=True).masked_fill(empty, 1.0)
     return unnormalised, total
 
@@ -371,22 +372,30 @@ def _resolve_kernel(kernel, kernel_params, q):
     if unexpected:
         raise TypeError(f"kernel {kernel!r} takes only `{name}`; got unexpected {sorted(unexpected)}.")
     if kernel == "exp_dot":
-        return _dot_scores, _times(_default_scale(kernel_params.get("scale"), q))
+        return _exp_dot(_default_scale(kernel_params.get("scale"), q))
     if "bandwidth" not in kernel_params:
         raise TypeError("kernel 'gaussian' needs `bandwidth` (the kernel width h > 0).")
-    return _gaussian_scores, _over_squared(positive_scalar_tensor(kernel_params["bandwidth"], "bandwidth", q))
+    return _gaussian(positive_scalar_tensor(kernel_params["bandwidth"], "bandwidth", q))
 
 
-def _times(scale):
-    return lambda logits: logits * scale
+# Widths beyond these could overflow a log-kernel computed directly (scale * q.k, or
+# ||q - k||^2 / h^2) and empty a row; such widths go through (score, factor) instead.
+_MODERATE_SCALE = 1e6
 
 
-def _over_squared(h):
-    """``logits / h**2``: one multiplication, or two divisions where ``1 / h**2`` overflows."""
-    inverse = 1.0 / (h * h)
-    if bool(torch.isfinite(inverse)) and bool(inverse > 0):
-        return lambda logits: logits * inverse
-    return lambda logits: logits / h / h
+def _exp_dot(scale):
+    """``(scores, factor)`` for ``K = exp(scale q.k)``: scale folded into q unless extreme."""
+    if float(scale) <= _MODERATE_SCALE:
+        return (lambda q, k: _dot_scores(q * scale, k)), None
+    return _dot_scores, (lambda logits: logits * scale)
+
+
+def _gaussian(h):
+    """``(scores, factor)`` for ``K = exp(-||q - k||^2 / (2 h^2))``: 1/h folded into q, k unless extreme."""
+    if float(h) >= 1 / _MODERATE_SCALE:
+        return (lambda q, k: _gaussian_scores(q / h, k / h)), None
+    # Divide by h twice: 1 / h**2 may overflow where score / h / h is still exact.
+    return _gaussian_scores, (lambda logits: logits / h / h)
 
 
 def softmax_attention(q, k, v, *, scale=None, mask=None, causal=False, return_weights=False):
@@ -450,7 +459,7 @@ def softmax_attention(q, k, v, *, scale=None, mask=None, causal=False, return_we
     if _fused_kernel_applies(q, k, v, mask, causal, scale_tensor):
         out = _fused_softmax_attention(q, k, v, mask, float(scale_tensor))
     else:
-        out = _smooth(q, k, v, _dot_scores, _times(scale_tensor), mask=mask, causal=causal,
+        out = _smooth(q, k, v, *_exp_dot(scale_tensor), mask=mask, causal=causal,
                       log_key_weights=None, return_weights=False)
     return _finish(out, dtype, restore)
 
