@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lenakernel as lk
-from lenakernel.learning import (
+from lenakernel import (
     AttentionRegressor,
     KernelSmoother,
     fit_kernel_smoother,

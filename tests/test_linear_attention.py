@@ -278,7 +278,7 @@ def test_rff_nadaraya_watson_shapes_and_kinds():
     x = torch.rand(500, 2, generator=g, dtype=torch.float64)
     y = torch.stack([x[:, 0], x[:, 1] ** 2], dim=1)
     xq = torch.rand(7, 2, generator=g, dtype=torch.float64)
-    out = lk.rff_nadaraya_watson(x, y, xq, bandwidth=0.2, num_features=64, generator=g, kind="iid")
+    out = lk.rff_nadaraya_watson(x, y, xq, bandwidth=0.2, num_features=64, seed=g, kind="iid")
     assert isinstance(out, torch.Tensor) and out.shape == (7, 2)
     a = lk.rff_nadaraya_watson(x.numpy(), y.numpy(), xq.numpy(), bandwidth=0.2, num_features=64, seed=1)
     b = lk.rff_nadaraya_watson(x.numpy(), y.numpy(), xq.numpy(), bandwidth=0.2, num_features=64, seed=1)
@@ -302,7 +302,7 @@ def test_rff_nadaraya_watson_errors():
         lk.rff_nadaraya_watson(x, np.ones(4), x, bandwidth=1.0, num_features=4, seed=0)
     with pytest.raises(ValueError, match="`bandwidth`"):
         lk.rff_nadaraya_watson(x, y, x, bandwidth=0.0, num_features=4, seed=0)
-    with pytest.raises(ValueError, match="exactly one"):
+    with pytest.raises(ValueError, match="`seed` is required"):
         lk.rff_nadaraya_watson(x, y, x, bandwidth=1.0, num_features=4)
     with pytest.raises(ValueError, match="`x_train`"):
         lk.rff_nadaraya_watson(np.array([np.nan, 1.0]), np.ones(2), x, bandwidth=1.0, num_features=4, seed=0)
