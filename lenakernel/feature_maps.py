@@ -143,6 +143,14 @@ def relu_features(x):
 
     Derived in chapter 6.
 
+    Parameters
+    ----------
+    x : array_like or torch.Tensor, shape (..., d)
+
+    Returns
+    -------
+    features : same kind and dtype as ``x``, shape (..., d)
+
     Examples
     --------
     >>> import numpy as np

@@ -313,6 +313,20 @@ class AttentionRegressor(nn.Module):
         """Predict ``y`` at ``x_query`` from the context; see :func:`in_context_attention`.
 
         Inputs are computed in the parameters' dtype; NumPy in gives NumPy out.
+
+        Parameters
+        ----------
+        x_context, y_context : array of shape (..., n)
+            The context pairs.
+        x_query : array of shape (..., m)
+            Query inputs, same leading dimensions.
+        return_weights : bool, default False
+            Also return the attention weights, shape ``(..., m, n)``.
+
+        Returns
+        -------
+        y_hat : array of shape (..., m)
+            With ``return_weights``, ``(y_hat, weights)``.
         """
         tensors, restore = as_tensors(x_context=x_context, y_context=y_context, x_query=x_query)
         like = self.w_query

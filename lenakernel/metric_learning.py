@@ -160,6 +160,18 @@ class KernelSmoother(nn.Module):
         """Predict at ``x_query`` from ``(x_train, y_train)``; see :func:`metric_kernel_smoother`.
 
         Inputs are computed in the parameters' dtype; NumPy in gives NumPy out.
+
+        Parameters
+        ----------
+        x_train, y_train, x_query : array
+            As in :func:`metric_kernel_smoother`.
+        exclude_self, return_weights : bool, default False
+            As in :func:`metric_kernel_smoother`.
+
+        Returns
+        -------
+        y_hat : array of shape (m,) or (m, d_v)
+            With ``return_weights``, ``(y_hat, weights)``.
         """
         tensors, restore = as_tensors(x_train=x_train, y_train=y_train, x_query=x_query)
         x_t, y_t, x_q = tensors["x_train"], tensors["y_train"], tensors["x_query"]

@@ -24,6 +24,18 @@ def nadaraya_watson_reference(x_train, y_train, x_query, bandwidth):
     Reference for :func:`lenakernel.nadaraya_watson` (blocked, any kernel). Points are
     ``(n, p)``, outputs ``(n, q)``.
 
+    Parameters
+    ----------
+    x_train : torch.Tensor, shape (n, p)
+    y_train : torch.Tensor, shape (n, q)
+    x_query : torch.Tensor, shape (m, p)
+    bandwidth : float
+        h > 0.
+
+    Returns
+    -------
+    torch.Tensor, shape (m, q)
+
     Examples
     --------
     >>> import torch
@@ -39,6 +51,19 @@ def softmax_attention_reference(q, k, v, scale, causal=False):
     """``softmax(scale q k^T) v``, with the causal mask ``j <= i`` (m == n) if asked.
 
     Reference for :func:`lenakernel.softmax_attention` (fused or blocked).
+
+    Parameters
+    ----------
+    q : torch.Tensor, shape (..., m, d)
+    k : torch.Tensor, shape (..., n, d)
+    v : torch.Tensor, shape (..., n, d_v)
+    scale : float
+        The inverse temperature.
+    causal : bool, default False
+
+    Returns
+    -------
+    torch.Tensor, shape (..., m, d_v)
 
     Examples
     --------
@@ -58,6 +83,21 @@ def linear_attention_reference(fq, fk, v, causal=False, eps=0.0):
     """``A v / (A 1 + eps)`` with ``A = phi(Q) phi(K)^T`` (lower-triangular if causal).
 
     Reference for :func:`lenakernel.linear_attention` (every method), given the features.
+
+    Parameters
+    ----------
+    fq : torch.Tensor, shape (..., m, r)
+        Query features.
+    fk : torch.Tensor, shape (..., n, r)
+        Key features.
+    v : torch.Tensor, shape (..., n, d_v)
+    causal : bool, default False
+    eps : float, default 0.0
+        Added to the normaliser.
+
+    Returns
+    -------
+    torch.Tensor, shape (..., m, d_v)
 
     Examples
     --------
@@ -79,6 +119,21 @@ def favor_attention_reference(q, k, v, projection, scale, causal=False):
     Reference for :func:`lenakernel.favor_attention` (stabilised; the reference overflows
     for large norms).
 
+    Parameters
+    ----------
+    q : torch.Tensor, shape (..., m, d)
+    k : torch.Tensor, shape (..., n, d)
+    v : torch.Tensor, shape (..., n, d_v)
+    projection : torch.Tensor, shape (s, d)
+        The random directions.
+    scale : float
+        Softmax's scale.
+    causal : bool, default False
+
+    Returns
+    -------
+    torch.Tensor, shape (..., m, d_v)
+
     Examples
     --------
     >>> import torch
@@ -98,6 +153,20 @@ def rff_nadaraya_watson_reference(x_train, y_train, x_query, directions, bandwid
     """Linear attention with random Fourier features ``[cos(W x / h), sin(W x / h)]``, no eps.
 
     Reference for :func:`lenakernel.rff_nadaraya_watson` (blocked, O(s) memory).
+
+    Parameters
+    ----------
+    x_train : torch.Tensor, shape (n, p)
+    y_train : torch.Tensor, shape (n, q)
+    x_query : torch.Tensor, shape (m, p)
+    directions : torch.Tensor, shape (s, p)
+        The random directions W.
+    bandwidth : float
+        h > 0.
+
+    Returns
+    -------
+    torch.Tensor, shape (m, q)
 
     Examples
     --------
