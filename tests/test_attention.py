@@ -12,14 +12,10 @@ from hypothesis import strategies as st
 import lenakernel as lk
 from lenakernel import _validation, attention
 
-SETTINGS = settings(max_examples=25, deadline=None)
+from tests.conftest import SETTINGS
+from tests.conftest import arrays as draw
+
 TIGHT = dict(rtol=1e-12, atol=1e-12)
-
-
-def draw(seed, *shapes, scale=1.0):
-    """Seeded float64 arrays of the given shapes."""
-    rng = np.random.default_rng(seed)
-    return [scale * rng.standard_normal(shape) for shape in shapes]
 
 
 def reference_nw(q, k, v, log_kernel):

@@ -12,7 +12,8 @@ from scipy.integrate import quad
 import lenakernel as lk
 from lenakernel.kernels import KERNELS
 
-NAMES = ["gaussian", "epanechnikov", "triangular", "boxcar"]
+from tests.conftest import KERNEL_NAMES as NAMES
+
 FUNCTIONS = {name: getattr(lk, name) for name in NAMES}
 SUPPORT = {"gaussian": math.inf, "epanechnikov": 1.0, "triangular": 1.0, "boxcar": 1.0}
 finite_u = st.floats(min_value=-50, max_value=50, allow_nan=False)

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 import lenakernel as lk
 from lenakernel import _validation, smoothing
 
-NAMES = ["gaussian", "epanechnikov", "triangular", "boxcar"]
+from tests.conftest import KERNEL_NAMES as NAMES
+
 KERNEL_FUNCTIONS = {
     "gaussian": lambda u: math.exp(-u * u / 2) / math.sqrt(2 * math.pi),
     "epanechnikov": lambda u: 0.75 * (1 - u * u) if abs(u) <= 1 else 0.0,
