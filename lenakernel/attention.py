@@ -385,14 +385,14 @@ _MODERATE_SCALE = 1e6
 
 def _exp_dot(scale):
     """``(scores, factor)`` for ``K = exp(scale q.k)``: scale folded into q unless extreme."""
-    if float(scale) <= _MODERATE_SCALE:
+    if float(scale.detach()) <= _MODERATE_SCALE:
         return (lambda q, k: _dot_scores(q * scale, k)), None
     return _dot_scores, (lambda logits: logits * scale)
 
 
 def _gaussian(h):
     """``(scores, factor)`` for ``K = exp(-||q - k||^2 / (2 h^2))``: 1/h folded into q, k unless extreme."""
-    if float(h) >= 1 / _MODERATE_SCALE:
+    if float(h.detach()) >= 1 / _MODERATE_SCALE:
         return (lambda q, k: _gaussian_scores(q / h, k / h)), None
     # Divide by h twice: 1 / h**2 may overflow where score / h / h is still exact.
     return _gaussian_scores, (lambda logits: logits / h / h)

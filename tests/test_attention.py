@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import lenakernel as lk
-from lenakernel import _validation, attention
+from lenakernel import _validation
 
 from tests.conftest import SETTINGS
 from tests.conftest import arrays as draw
