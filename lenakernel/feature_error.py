@@ -84,10 +84,13 @@ def positive_features_mse(x, y, num_features):
     0
     """
     x, y, m, restore = _pair(x, y, num_features)
+    return restore(_positive_mse(x, y, m))
+
+
+def _positive_mse(x, y, m):
     s2 = _sq_norm(x + y)
     # exp(|x+y|^2) SM^2 = exp(|x+y|^2 + 2 x.y); -expm1(-a) = 1 - exp(-a), accurate near 0.
-    mse = torch.exp(s2 + 2 * (x * y).sum(-1)) * (-torch.expm1(-s2)) / m
-    return restore(mse)
+    return torch.exp(s2 + 2 * (x * y).sum(-1)) * (-torch.expm1(-s2)) / m
 
 
 def trigonometric_features_mse(x, y, num_features):
@@ -177,9 +180,7 @@ def hyperbolic_features_mse(x, y, num_features):
     0.0002837
     """
     x, y, m, restore = _pair(x, y, num_features)
-    s2 = _sq_norm(x + y)
-    positive = torch.exp(s2 + 2 * (x * y).sum(-1)) * (-torch.expm1(-s2)) / m
-    return restore(0.5 * (-torch.expm1(-s2)) * positive)
+    return restore(0.5 * (-torch.expm1(-_sq_norm(x + y))) * _positive_mse(x, y, m))
 
 
 def fourier_features_mse(x, y, num_features, *, bandwidth=1.0):

@@ -102,7 +102,7 @@ def test_callable_kernel_equals_named_kernel():
     def log_gauss(q, k, *, width):
         return -torch.cdist(q, k) ** 2 / (2 * width**2)
 
-    np.testing.assert_allclose(lk.kernel_smoother(q, k, v, kernel=log_gauss, width=0.9),
+    np.testing.assert_allclose(lk.kernel_smoother(q, k, v, log_kernel=log_gauss, width=0.9),
                                lk.gaussian_attention(q, k, v, bandwidth=0.9), **TIGHT)
 
 
@@ -318,7 +318,8 @@ def test_gradcheck_through_inputs_scale_and_bandwidth():
     (lambda q, k, v: lk.kernel_smoother(q, k, v, kernel="epanechnikov"), ValueError, "`kernel`"),
     (lambda q, k, v: lk.kernel_smoother(q, k, v, kernel="gaussian"), TypeError, "`bandwidth`"),
     (lambda q, k, v: lk.kernel_smoother(q, k, v, kernel="gaussian", bandwidth=1.0, scale=2.0), TypeError, "scale"),
-    (lambda q, k, v: lk.kernel_smoother(q, k, v, kernel=lambda q, k: q), ValueError, "`kernel`"),
+    (lambda q, k, v: lk.kernel_smoother(q, k, v, log_kernel=lambda q, k: q), ValueError, "`log_kernel`"),
+    (lambda q, k, v: lk.kernel_smoother(q, k, v), TypeError, "`kernel`"),
     (lambda q, k, v: lk.kernel_smoother(q, k, v, kernel="exp_dot", key_weights=-np.ones(4)), ValueError,
      "`key_weights`"),
     (lambda q, k, v: lk.kernel_smoother(q, k, v, kernel="exp_dot", key_weights=np.ones(3)), ValueError,
@@ -346,3 +347,14 @@ def test_fused_path_without_weights_equals_the_smoother(dtype, tol):
         assert fused.dtype == dtype
         assert torch.allclose(fused, smoother, atol=tol, rtol=tol)
     assert torch.equal(lk.softmax_attention(q, k, v, mask=mask)[..., 2, :], torch.zeros(2, 3, 5, dtype=dtype))
+
+
+def test_a_callable_kernel_is_the_deprecated_spelling_of_log_kernel():
+    q, k, v = draw(3, (4, 2), (5, 2), (5, 1))
+
+    def log_gauss(q, k):
+        return -0.5 * torch.cdist(q, k) ** 2
+
+    with pytest.warns(DeprecationWarning, match=r"kernel_smoother\(log_kernel=...\)"):
+        old = lk.kernel_smoother(q, k, v, kernel=log_gauss)
+    np.testing.assert_allclose(old, lk.kernel_smoother(q, k, v, log_kernel=log_gauss), **TIGHT)
