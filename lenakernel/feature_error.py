@@ -90,7 +90,8 @@ def positive_features_mse(x, y, num_features):
 def _positive_mse(x, y, m):
     s2 = _sq_norm(x + y)
     # exp(|x+y|^2) SM^2 = exp(|x+y|^2 + 2 x.y); -expm1(-a) = 1 - exp(-a), accurate near 0.
-    return torch.exp(s2 + 2 * (x * y).sum(-1)) * (-torch.expm1(-s2)) / m
+    # One exponential of a sum of logs: a huge factor times an exact 0 is 0, not inf * 0.
+    return torch.exp(s2 + 2 * (x * y).sum(-1) + torch.log(-torch.expm1(-s2))) / m
 
 
 def trigonometric_features_mse(x, y, num_features):
@@ -141,8 +142,9 @@ def trigonometric_features_mse(x, y, num_features):
     """
     x, y, m, restore = _pair(x, y, num_features)
     d2 = _sq_norm(x - y)
-    mse = torch.exp(_sq_norm(x) + _sq_norm(y)) * torch.expm1(-d2) ** 2 / (2 * m)
-    return restore(mse)
+    # As one exponential (see _positive_mse): at x = y the MSE is exactly 0 however large x.
+    log_gap = torch.log(-torch.expm1(-d2))
+    return restore(torch.exp(_sq_norm(x) + _sq_norm(y) + 2 * log_gap) / (2 * m))
 
 
 def hyperbolic_features_mse(x, y, num_features):
