@@ -164,6 +164,8 @@ def positive_scalar_tensor(value, name: str, like: torch.Tensor) -> torch.Tensor
     """Check that ``value`` is a finite number > 0 and return it as a tensor like ``like``.
 
     The one way every module turns a width (bandwidth, scale, temperature) into a tensor.
+    A width beyond the dtype's range (1e-300 or 1e300 in float32) is clamped into it, so
+    it stays a positive finite number: the computation then gives the limit it stands for.
 
     Examples
     --------
@@ -174,7 +176,9 @@ def positive_scalar_tensor(value, name: str, like: torch.Tensor) -> torch.Tensor
     from ._validation import check_positive_scalar
 
     check_positive_scalar(value, name)
-    return as_scalar_tensor(value, name, like)
+    tensor = as_scalar_tensor(value, name, like)
+    info = torch.finfo(tensor.dtype)
+    return tensor.clamp(info.tiny, info.max)
 
 
 def as_real_tensor(value, name: str, expected: str) -> torch.Tensor:

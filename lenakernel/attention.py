@@ -164,7 +164,7 @@ def _smooth(q, k, v, scores, factor, *, mask, causal, log_key_weights, return_we
     batch_shape = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
     if mask is not None:
         mask = mask.expand(*mask.shape[:-2], m, n)  # a view: lets us slice query rows
-    block = m if return_weights else _v.rows_per_block(n * math.prod(batch_shape) * q.element_size(), m)
+    block = max(1, m) if return_weights else _v.rows_per_block(n * math.prod(batch_shape) * q.element_size(), m)
 
     # Write each block into one output allocated once (slice assignment keeps autograd):
     # a list of per-block results kept between large temporaries fragments the heap.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from . import _validation
-from ._backend import as_tensors, as_scalar_tensor
+from ._backend import as_tensors, positive_scalar_tensor
 
 __all__ = [
     "positive_features_mse",
@@ -223,8 +223,7 @@ def fourier_features_mse(x, y, num_features, *, bandwidth=1.0):
     >>> print(f"{fourier_features_mse(np.zeros(3), np.full(3, 10.0), 50):.4g}")   # far apart
     0.01
     """
-    _validation.check_positive_scalar(bandwidth, "bandwidth")
     x, y, m, restore = _pair(x, y, num_features)
-    sigma = as_scalar_tensor(bandwidth, "bandwidth", x)
-    d2 = _sq_norm(x - y) / sigma**2
+    sigma = positive_scalar_tensor(bandwidth, "bandwidth", x)
+    d2 = _sq_norm(x - y) / sigma / sigma  # dividing twice: sigma**2 may underflow
     return restore(torch.expm1(-d2) ** 2 / (2 * m))

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from . import _validation as _v
-from ._backend import as_real_tensor, as_scalar_tensor, as_tensors
+from ._backend import as_real_tensor, as_tensors, positive_scalar_tensor
 from ._deprecation import renamed_argument
 
 __all__ = [
@@ -369,11 +369,12 @@ def random_fourier_features(x, projection, *, bandwidth=1.0):
     tensors, restore = as_tensors(x=x)
     x = tensors["x"]
     _check_input(x)
-    _v.check_positive_scalar(bandwidth, "bandwidth")
     dtype = _v.compute_dtype(x)
     omega = _as_projection(projection, x, dtype)
-    sigma = as_scalar_tensor(bandwidth, "bandwidth", x.to(dtype))
+    sigma = positive_scalar_tensor(bandwidth, "bandwidth", x.to(dtype))
     angles = (x.to(dtype) @ omega.T) / sigma
+    if bool(torch.isinf(angles).any()) and bool(torch.isfinite(x).all()):  # (NaN, inf in x pass through)
+        raise ValueError(f"`bandwidth` is too small for {dtype}: the angles x w / h overflow.")
     features = torch.cat([torch.cos(angles), torch.sin(angles)], dim=-1) / math.sqrt(omega.shape[0])
     return restore(features.to(x.dtype))
 
