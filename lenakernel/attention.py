@@ -39,13 +39,16 @@ def _dot_scores(q, k):
     return q @ k.transpose(-1, -2)
 
 
-def _gaussian_scores(q, k):
-    # score = -||q - k||^2 / 2, with the distance computed from differences, never as
-    # ||q||^2 - 2 q.k + ||k||^2: that expansion (chapter 3's identity) loses every digit
-    # to cancellation when the points sit far from the origin. log K = score / h^2.
+def _gaussian_scores(q, k, h=None):
+    # score = -||q - k||^2 / 2 (divided by h^2 when h is given), with the distance computed
+    # from differences, never as ||q||^2 - 2 q.k + ||k||^2: that expansion (chapter 3's
+    # identity) loses every digit to cancellation when the points sit far from the origin.
+    # The width divides the distance, not the points, for the same reason.
     batch = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2])
     distance = torch.cdist(q.expand(*batch, *q.shape[-2:]), k.expand(*batch, *k.shape[-2:]),
                            compute_mode="donot_use_mm_for_euclid_dist")
+    if h is not None:
+        distance = distance / h
     return -0.5 * distance * distance
 
 
@@ -401,9 +404,9 @@ def _exp_dot(scale):
 
 
 def _gaussian(h):
-    """``(scores, factor)`` for ``K = exp(-||q - k||^2 / (2 h^2))``: 1/h folded into q, k unless extreme."""
+    """``(scores, factor)`` for ``K = exp(-||q - k||^2 / (2 h^2))``: 1/h applied to distances unless extreme."""
     if float(h.detach()) >= 1 / _MODERATE_SCALE:
-        return (lambda q, k: _gaussian_scores(q / h, k / h)), None
+        return (lambda q, k: _gaussian_scores(q, k, h)), None
     # Divide by h twice: 1 / h**2 may overflow where score / h / h is still exact.
     return _gaussian_scores, (lambda logits: logits / h / h)
 
