@@ -40,7 +40,7 @@ $(AXE): tests/axe/package.json tests/axe/package-lock.json
 	fi
 
 test-package: $(STAMP) $(AXE)
-	$(PY) -m pytest tests --doctest-modules lenakernel -q
+	$(PY) -m pytest tests --doctest-modules lenakernel benchmarks -q
 
 test-notebooks: $(STAMP)
 	$(NB_ENV) $(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \

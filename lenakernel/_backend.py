@@ -37,14 +37,16 @@ def _is_array_like(value) -> bool:
     return isinstance(value, (np.ndarray, list, tuple, numbers.Number, np.generic))
 
 
-def as_tensors(**arrays):
+def as_tensors(*, optional=(), **arrays):
     """Convert named arrays to torch tensors of one floating dtype.
 
     Parameters
     ----------
+    optional : tuple of str, default ()
+        Names of arguments that may be ``None`` (passed through unchanged).
     **arrays
         The public function's array arguments, by name (the name is used in error
-        messages). ``None`` values are passed through unchanged.
+        messages).
 
     Returns
     -------
@@ -58,7 +60,8 @@ def as_tensors(**arrays):
     Raises
     ------
     TypeError
-        If an argument is not array-like, or NumPy arrays and torch tensors are mixed.
+        If an argument is ``None`` (and not optional), not array-like, not real
+        (complex, strings, objects), or NumPy arrays and torch tensors are mixed.
 
     Examples
     --------
@@ -72,6 +75,8 @@ def as_tensors(**arrays):
     kinds = {}
     for name, value in arrays.items():
         if value is None:
+            if name not in optional:
+                raise TypeError(f"`{name}` must be a NumPy array or a torch tensor, got None.")
             continue
         if isinstance(value, torch.Tensor):
             kinds[name] = "torch"
@@ -97,7 +102,9 @@ def as_tensors(**arrays):
             continue
         if use_numpy:
             value = np.asarray(value)
-            if value.dtype.kind not in "fc":
+            if value.dtype.kind not in "fiub":
+                raise TypeError(f"`{name}` must hold real numbers; got dtype {value.dtype}.")
+            if value.dtype.kind != "f":
                 # NumPy's default floating type is float64; keep that convention.
                 value = value.astype(np.float64)
             # Share memory where we can; copy arrays torch cannot share (read-only
@@ -106,7 +113,9 @@ def as_tensors(**arrays):
                 value = value.copy(order="C")
             tensors[name] = torch.from_numpy(value)
         else:
-            if not (value.is_floating_point() or value.is_complex()):
+            if value.is_complex():
+                raise TypeError(f"`{name}` must hold real numbers; got dtype {value.dtype}.")
+            if not value.is_floating_point():
                 value = value.to(torch.get_default_dtype())
             tensors[name] = value
 
@@ -149,3 +158,51 @@ def as_scalar_tensor(value, name: str, like: torch.Tensor) -> torch.Tensor:
     if not tensor.is_floating_point():
         tensor = tensor.to(like.dtype)
     return tensor.to(dtype=like.dtype, device=like.device)
+
+
+def positive_scalar_tensor(value, name: str, like: torch.Tensor) -> torch.Tensor:
+    """Check that ``value`` is a finite number > 0 and return it as a tensor like ``like``.
+
+    The one way every module turns a width (bandwidth, scale, temperature) into a tensor.
+    A width beyond the dtype's range (1e-300 or 1e300 in float32) is clamped into it, so
+    it stays a positive finite number: the computation then gives the limit it stands for.
+
+    Examples
+    --------
+    >>> import torch
+    >>> positive_scalar_tensor(2, "scale", torch.zeros(1))
+    tensor(2.)
+    """
+    from ._validation import check_positive_scalar
+
+    check_positive_scalar(value, name)
+    tensor = as_scalar_tensor(value, name, like)
+    info = torch.finfo(tensor.dtype)
+    return tensor.clamp(info.tiny, info.max)
+
+
+def as_real_tensor(value, name: str, expected: str) -> torch.Tensor:
+    """A tensor of real numbers from a tensor, a NumPy array, a list or a number.
+
+    For arguments that are not the function's data (a grid, a projection, a kernel's
+    output), so they are converted as they come, whatever the data's kind.
+
+    Examples
+    --------
+    >>> as_real_tensor([0.1, 1], "bandwidths", "a 1-D array of positive numbers")
+    tensor([0.1000, 1.0000], dtype=torch.float64)
+    >>> as_real_tensor("wide", "bandwidths", "a 1-D array of positive numbers")
+    Traceback (most recent call last):
+    ...
+    TypeError: `bandwidths` must be a 1-D array of positive numbers; got str.
+    """
+    if isinstance(value, torch.Tensor):
+        tensor = value
+    else:
+        array = np.asarray(value) if _is_array_like(value) and not isinstance(value, (bool, np.bool_)) else None
+        if array is None or array.dtype.kind not in "fiuc":
+            raise TypeError(f"`{name}` must be {expected}; got {type(value).__name__}.")
+        tensor = torch.as_tensor(array.astype(np.float64) if array.dtype.kind in "iu" else array)
+    if tensor.is_complex() or tensor.dtype == torch.bool:
+        raise TypeError(f"`{name}` must hold real numbers; got dtype {tensor.dtype}.")
+    return tensor

@@ -121,6 +121,24 @@ def broadcast_leading(trailing: int, what: str = "leading (batch/head)", **array
         ) from None
 
 
+def _single_number(value, name: str, expected: str) -> float:
+    """``value`` as a float: a real Python number or a 0-d/1-element array or tensor."""
+    if isinstance(value, (bool, np.bool_, str, bytes)) or value is None:
+        raise TypeError(f"`{name}` must be {expected}; got {type(value).__name__} {value!r}.")
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().numpy()
+    if isinstance(value, np.ndarray):
+        if value.size != 1:
+            raise ValueError(f"`{name}` must be a single number; got shape {value.shape}.")
+        value = value.reshape(())
+    if np.iscomplexobj(value) or isinstance(value, complex):
+        raise TypeError(f"`{name}` must be a real number; got {value!r}.")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"`{name}` must be {expected}; got {type(value).__name__}.") from None
+
+
 def check_positive_scalar(value, name: str) -> None:
     """Raise ``TypeError``/``ValueError`` unless ``value`` is a finite number > 0.
 
@@ -134,18 +152,7 @@ def check_positive_scalar(value, name: str) -> None:
     ...
     ValueError: `bandwidth` must be a finite number > 0; got -1.0.
     """
-    if isinstance(value, bool) or value is None:
-        raise TypeError(f"`{name}` must be a finite number > 0; got {value!r}.")
-    if isinstance(value, torch.Tensor):
-        value = value.detach().cpu().numpy()
-    if isinstance(value, np.ndarray):
-        if value.size != 1:
-            raise ValueError(f"`{name}` must be a single number; got shape {value.shape}.")
-        value = value.reshape(())
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"`{name}` must be a finite number > 0; got {type(value).__name__}.") from None
+    number = _single_number(value, name, "a finite number > 0")
     if not math.isfinite(number) or number <= 0:
         raise ValueError(f"`{name}` must be a finite number > 0; got {number!r}.")
 
@@ -162,7 +169,7 @@ def check_positive_int(value, name: str) -> int:
     ...
     ValueError: `chunk_size` must be an integer >= 1; got 0.
     """
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"`{name}` must be an integer >= 1; got {type(value).__name__} {value!r}.")
     if value < 1:
         raise ValueError(f"`{name}` must be an integer >= 1; got {value!r}.")
@@ -183,3 +190,192 @@ def check_choice(value, name: str, choices) -> None:
     if value not in choices:
         listed = ", ".join(repr(c) for c in choices)
         raise ValueError(f"`{name}` must be one of {listed}; got {value!r}.")
+
+
+# ----------------------------------------------------------------------------------
+# Conventions shared by every module (see CONTRIBUTING, "One convention per concept")
+# ----------------------------------------------------------------------------------
+
+LOW_PRECISION = (torch.float16, torch.bfloat16)
+
+
+def compute_dtype(t: torch.Tensor) -> torch.dtype:
+    """The dtype to compute in: float32 for float16/bfloat16 (too little range), else ``t``'s.
+
+    Examples
+    --------
+    >>> import torch
+    >>> compute_dtype(torch.zeros(1, dtype=torch.bfloat16))
+    torch.float32
+    """
+    return torch.float32 if t.dtype in LOW_PRECISION else t.dtype
+
+
+def as_points(t: torch.Tensor, name: str, meaning: str = "(n,) or (n, p)") -> torch.Tensor:
+    """Check that ``t`` is ``(n,)`` or ``(n, p)`` and return it as ``(n, p)`` (a vector is 1-D points).
+
+    Examples
+    --------
+    >>> import torch
+    >>> tuple(as_points(torch.zeros(4), "x").shape)
+    (4, 1)
+    """
+    check_ndim(t, name, (1, 2), meaning)
+    return t[:, None] if t.ndim == 1 else t
+
+
+def check_regression_data(x_train, y_train, x_query=None, *, names=("x_train", "y_train", "x_query")):
+    """Check a training set ``(x, y)`` and optional query points; one message for every module.
+
+    ``x`` is ``(n,)`` or ``(n, p)``, ``y`` is ``(n,)`` or ``(n, q)`` with ``n >= 1``;
+    the queries have the same number of dimensions and features as ``x``. Every array
+    must be finite (one check for all of them).
+
+    Examples
+    --------
+    >>> import torch
+    >>> check_regression_data(torch.zeros(3), torch.zeros(3), torch.zeros(2, 1))
+    Traceback (most recent call last):
+    ...
+    ValueError: `x_query` must have the same number of dimensions as `x_train` (1, shape (3,)); got shape (2, 1).
+    """
+    x_name, y_name, q_name = names
+    check_ndim(x_train, x_name, (1, 2), "(n,) or (n, p)")
+    check_ndim(y_train, y_name, (1, 2), "(n,) or (n, q)")
+    check_not_empty(x_train, x_name, what="training points")
+    check_same_size(x_train, x_name, 0, y_train, y_name, 0, "number of points")
+    arrays = {x_name: x_train, y_name: y_train}
+    if x_query is not None:
+        check_ndim(x_query, q_name, (1, 2), "(m,) or (m, p)")
+        if x_query.ndim != x_train.ndim:
+            raise ValueError(
+                f"`{q_name}` must have the same number of dimensions as `{x_name}` "
+                f"({x_train.ndim}, shape {_shape(x_train)}); got shape {_shape(x_query)}."
+            )
+        if x_query.ndim == 2 and x_query.shape[1] != x_train.shape[1]:
+            raise ValueError(
+                f"`{q_name}` must have as many features as `{x_name}` ({x_train.shape[1]}); "
+                f"got {x_query.shape[1]} (shape {_shape(x_query)})."
+            )
+        arrays[q_name] = x_query
+    check_all_finite(**arrays)
+
+
+def check_all_finite(**arrays: torch.Tensor) -> None:
+    """``check_finite`` for several arrays with one synchronisation (the cheap path).
+
+    Examples
+    --------
+    >>> import torch
+    >>> check_all_finite(q=torch.zeros(2), k=torch.tensor([1.0, float("inf")]))
+    Traceback (most recent call last):
+    ...
+    ValueError: `k` contains NaN or infinite values (1 of 2 entries); remove or impute them first.
+    """
+    present = {n: t for n, t in arrays.items() if t is not None and t.numel()}
+    if not present:
+        return
+    flags = torch.stack([torch.isfinite(t.detach()).all() for t in present.values()])
+    if bool(flags.all()):
+        return
+    for name, t in present.items():
+        check_finite(t, name)
+
+
+def check_flag(value, name: str) -> bool:
+    """Return ``value`` if it is ``True`` or ``False``; refuse anything else (``"False"`` is truthy).
+
+    Examples
+    --------
+    >>> check_flag(False, "causal")
+    False
+    >>> check_flag("False", "causal")
+    Traceback (most recent call last):
+    ...
+    TypeError: `causal` must be True or False; got str 'False'.
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise TypeError(f"`{name}` must be True or False; got {type(value).__name__} {value!r}.")
+
+
+def check_nonnegative_scalar(value, name: str) -> float:
+    """Return ``value`` as a float after checking it is a finite number >= 0 (0-d arrays too).
+
+    Examples
+    --------
+    >>> import torch
+    >>> check_nonnegative_scalar(torch.tensor(1e-6, dtype=torch.float64), "eps")
+    1e-06
+    >>> check_nonnegative_scalar(-1, "eps")
+    Traceback (most recent call last):
+    ...
+    ValueError: `eps` must be a finite number >= 0; got -1.0.
+    """
+    number = _single_number(value, name, "a finite number >= 0")
+    if not math.isfinite(number) or number < 0:
+        raise ValueError(f"`{name}` must be a finite number >= 0; got {number!r}.")
+    return number
+
+
+def check_float_dtype(dtype, name: str = "dtype") -> torch.dtype:
+    """Return ``dtype`` if it is a floating torch dtype.
+
+    Examples
+    --------
+    >>> import torch
+    >>> check_float_dtype(torch.int64)
+    Traceback (most recent call last):
+    ...
+    TypeError: `dtype` must be a floating torch.dtype (e.g. torch.float64); got torch.int64.
+    """
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"`{name}` must be a floating torch.dtype (e.g. torch.float64); got {dtype!r}.")
+    return dtype
+
+
+def as_generator(seed, name: str = "seed", *, numpy_ok: bool = False):
+    """The source of randomness for ``seed``: an int, a ``torch.Generator`` or a ``numpy.random.Generator``.
+
+    An int seeds a fresh ``torch.Generator``; a generator is used as it is (and advances).
+    A NumPy generator is returned as it is when ``numpy_ok``, else it seeds a fresh
+    torch generator from one draw.
+
+    Examples
+    --------
+    >>> float(torch.rand(1, generator=as_generator(0))[0]) == float(torch.rand(1, generator=as_generator(0))[0])
+    True
+    >>> as_generator("0")
+    Traceback (most recent call last):
+    ...
+    TypeError: `seed` must be an int, a torch.Generator or a numpy.random.Generator; got str '0'.
+    """
+    if isinstance(seed, torch.Generator):
+        return seed
+    if isinstance(seed, np.random.Generator):
+        return seed if numpy_ok else torch.Generator().manual_seed(int(seed.integers(2**62)))
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
+        raise TypeError(
+            f"`{name}` must be an int, a torch.Generator or a numpy.random.Generator; "
+            f"got {type(seed).__name__} {seed!r}."
+        )
+    if seed < 0:
+        raise ValueError(f"`{name}` must be an int >= 0; got {seed!r}.")
+    return torch.Generator().manual_seed(int(seed))
+
+
+# Largest block of pairwise (query, key) entries computed at once, in bytes: a small
+# multiple of this is the working memory of the blocked smoothers, whatever m and n are.
+BLOCK_BYTES = 8 * 2**20
+
+
+def rows_per_block(row_bytes: int, rows: int | None = None) -> int:
+    """How many query rows of ``row_bytes`` bytes each fit in one block of ``BLOCK_BYTES``.
+
+    Examples
+    --------
+    >>> rows_per_block(8 * 1000)
+    1048
+    """
+    block = max(1, BLOCK_BYTES // max(1, row_bytes))
+    return block if rows is None else max(1, min(rows, block))

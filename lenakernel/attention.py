@@ -2,7 +2,7 @@
 
 For a query q, keys k_j and values v_j, ``out(q) = sum_j K(q, k_j) v_j / sum_l K(q, k_l)``.
 Softmax attention is the kernel ``K(q, k) = exp(scale * q.k)``; Gaussian attention is
-``K(q, k) = exp(-||q - k||^2 / (2 sigma^2))``. Kernels are handled as log-kernels, so the
+``K(q, k) = exp(-||q - k||^2 / (2 h^2))``. Kernels are handled as log-kernels, so the
 normalisation is a max-subtracted softmax that never overflows.
 """
 
@@ -14,7 +14,8 @@ import numpy as np
 import torch
 
 from . import _validation as _v
-from ._backend import as_scalar_tensor, as_tensors
+from ._backend import as_tensors, positive_scalar_tensor
+from ._deprecation import renamed_argument
 
 __all__ = [
     "exp_dot_log_kernel",
@@ -24,29 +25,31 @@ __all__ = [
     "gaussian_attention",
 ]
 
-# Without weights, queries are processed in blocks so that one block of the (m, n)
-# log-kernel matrix takes at most this many bytes: long contexts never hold all of it.
-_BLOCK_BYTES = 8 * 2**20  # small enough to stay cache-friendly
-
 _KERNELS = ("exp_dot", "gaussian")
-_HALF = (torch.float16, torch.bfloat16)
 
 
 # --------------------------------------------------------------------------------------
-# Log-kernel matrices (private forms do no validation: they run once per query block)
+# Kernels as (score, factor): log K(q, k) = factor * score(q, k). The smoother subtracts
+# each row's largest admissible score *before* multiplying by the factor, so the nearest
+# key always gets log-weight exactly 0: no width, however extreme, empties a row.
 # --------------------------------------------------------------------------------------
 
-def _exp_dot(q, k, *, scale):
-    # log K(q, k) = scale * q.k, for every (query, key) pair at once.
-    return (q * scale) @ k.transpose(-1, -2)
+def _dot_scores(q, k):
+    # score = q . k, for every (query, key) pair at once; log K = scale * score.
+    return q @ k.transpose(-1, -2)
 
 
-def _gaussian(q, k, *, bandwidth):
-    # ||q - k||^2 = ||q||^2 - 2 q.k + ||k||^2: one matrix product instead of an (m, n, d)
-    # array of differences. Rounding can make it a hair negative; clamp at 0.
-    squared = ((q * q).sum(-1)[..., :, None] - 2.0 * (q @ k.transpose(-1, -2))
-               + (k * k).sum(-1)[..., None, :])
-    return -squared.clamp_min(0.0) / (2.0 * bandwidth**2)
+def _gaussian_scores(q, k, h=None):
+    # score = -||q - k||^2 / 2 (divided by h^2 when h is given), with the distance computed
+    # from differences, never as ||q||^2 - 2 q.k + ||k||^2: that expansion (chapter 3's
+    # identity) loses every digit to cancellation when the points sit far from the origin.
+    # The width divides the distance, not the points, for the same reason.
+    batch = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2])
+    distance = torch.cdist(q.expand(*batch, *q.shape[-2:]), k.expand(*batch, *k.shape[-2:]),
+                           compute_mode="donot_use_mm_for_euclid_dist")
+    if h is not None:
+        distance = distance / h
+    return -0.5 * distance * distance
 
 
 def _check_qk(q, k):
@@ -54,22 +57,22 @@ def _check_qk(q, k):
     _v.check_min_ndim(k, "k", 2, "(..., n, d)")
     _v.check_same_size(q, "q", -1, k, "k", -1, "feature size d (last axis)")
     _v.broadcast_leading(2, q=q, k=k)
-    _v.check_finite(q, "q")
-    _v.check_finite(k, "k")
 
 
-def _compute_dtype(t):
-    # Half-precision inputs are computed in float32 and rounded back at the end.
-    return torch.float32 if t.dtype in _HALF else t.dtype
-
-
-def _positive_tensor(value, name, like):
-    _v.check_positive_scalar(value, name)
-    return as_scalar_tensor(value, name, like)
+def _default_scale(scale, q):
+    """``1 / sqrt(d)`` unless given; a width of 0 features is refused by name."""
+    if scale is None:
+        if q.shape[-1] == 0:
+            raise ValueError(f"`q` and `k` need at least one feature for the default scale 1/sqrt(d); "
+                             f"got shape {tuple(q.shape)}.")
+        scale = 1.0 / math.sqrt(q.shape[-1])
+    return positive_scalar_tensor(scale, "scale", q)
 
 
 def exp_dot_log_kernel(q, k, *, scale=None):
     """The log of the exponential dot-product kernel, ``scale * q . k``, for all pairs.
+
+    Derived in chapter 2.
 
     Parameters
     ----------
@@ -85,8 +88,6 @@ def exp_dot_log_kernel(q, k, *, scale=None):
     array of shape (..., m, n)
         ``log K(q_i, k_j) = scale * q_i . k_j``.
 
-    Derived in chapter 2.
-
     Examples
     --------
     >>> import numpy as np
@@ -97,13 +98,14 @@ def exp_dot_log_kernel(q, k, *, scale=None):
     tensors, restore = as_tensors(q=q, k=k)
     q, k = tensors["q"], tensors["k"]
     _check_qk(q, k)
-    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
-    scale = _positive_tensor(scale, "scale", q)
-    return restore(_exp_dot(q, k, scale=scale))
+    _v.check_all_finite(q=q, k=k)
+    return restore(_dot_scores(q, k) * _default_scale(scale, q))
 
 
 def gaussian_log_kernel(q, k, *, bandwidth):
     """The log of the Gaussian kernel, ``-||q - k||^2 / (2 bandwidth^2)``, for all pairs.
+
+    Derived in chapter 3.
 
     Parameters
     ----------
@@ -112,14 +114,12 @@ def gaussian_log_kernel(q, k, *, bandwidth):
     k : array of shape (..., n, d)
         Keys (training inputs).
     bandwidth : float or 0-d tensor
-        The kernel width sigma > 0. A tensor keeps its gradient.
+        The bandwidth h > 0. A tensor keeps its gradient.
 
     Returns
     -------
     array of shape (..., m, n)
-        ``log K(q_i, k_j) = -||q_i - k_j||^2 / (2 sigma^2)``.
-
-    Derived in chapter 3.
+        ``log K(q_i, k_j) = -||q_i - k_j||^2 / (2 h^2)``.
 
     Examples
     --------
@@ -131,8 +131,12 @@ def gaussian_log_kernel(q, k, *, bandwidth):
     tensors, restore = as_tensors(q=q, k=k)
     q, k = tensors["q"], tensors["k"]
     _check_qk(q, k)
-    bandwidth = _positive_tensor(bandwidth, "bandwidth", q)
-    return restore(_gaussian(q, k, bandwidth=bandwidth))
+    _v.check_all_finite(q=q, k=k)
+    dtype = q.dtype
+    q, k = q.to(_v.compute_dtype(q)), k.to(_v.compute_dtype(q))
+    scores, factor = _gaussian(positive_scalar_tensor(bandwidth, "bandwidth", q))
+    log_kernel = scores(q, k) if factor is None else factor(scores(q, k))
+    return restore(log_kernel.to(dtype))
 
 
 # --------------------------------------------------------------------------------------
@@ -153,39 +157,22 @@ def _as_bool_mask(mask, like):
     return torch.from_numpy(np.ascontiguousarray(array)).to(like.device)
 
 
-def _block_rows(m, n, batch, itemsize):
-    """How many query rows fit in one block of at most ``_BLOCK_BYTES`` bytes."""
-    per_row = max(1, n * batch * itemsize)
-    return int(max(1, min(m, _BLOCK_BYTES // per_row)))
+def _smooth(q, k, v, scores, factor, *, mask, causal, log_key_weights, return_weights):
+    """The Nadaraya-Watson estimator over (query, key) pairs, validated inputs in torch.
 
-
-def _unnormalised_weights(logits):
-    """Max-subtracted kernel values of each row and their row sums.
-
-    Subtracting the row maximum makes the largest term exp(0) = 1, so nothing overflows
-    and every row with an admissible key has a sum >= 1. A row whose maximum is -inf has
-    no key to attend to (everything masked): its values are all 0 and its sum is set to
-    1, so it yields weights 0 and output 0, the honest answer for an empty training set.
+    ``log K = factor(scores(q, k))`` (``factor`` None: the scores are log K). Rows are normalised in
+    the log domain: the largest admissible score of each row is subtracted first.
     """
-    row_max = logits.detach().amax(-1, keepdim=True)  # softmax is shift-invariant: no grad needed
-    empty = row_max == -math.inf
-    unnormalised = (logits - row_max.masked_fill(empty, 0.0)).exp_()  # in place: a fresh tensor
-    total = unnormalised.sum(-1, keepdim=True).masked_fill(empty, 1.0)
-    return unnormalised, total
-
-
-def _smooth(q, k, v, log_kernel, *, mask, causal, log_key_weights, return_weights):
-    """The Nadaraya-Watson estimator over (query, key) pairs, validated inputs in torch."""
     m, n = q.shape[-2], k.shape[-2]
     batch_shape = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
     if mask is not None:
         mask = mask.expand(*mask.shape[:-2], m, n)  # a view: lets us slice query rows
-    block = m if return_weights else _block_rows(m, n, math.prod(batch_shape), q.element_size())
+    block = max(1, m) if return_weights else _v.rows_per_block(n * math.prod(batch_shape) * q.element_size(), m)
 
     # Write each block into one output allocated once (slice assignment keeps autograd):
     # a list of per-block results kept between large temporaries fragments the heap.
     out = q.new_zeros(*batch_shape, m, v.shape[-1])
-    weights = []
+    weights = q.new_zeros(*batch_shape, m, n) if return_weights else None
     for start in range(0, m, block):
         stop = min(m, start + block)
         # Causal, aligned at the bottom right: query i sees keys j <= i + (n - m), so the
@@ -194,36 +181,57 @@ def _smooth(q, k, v, log_kernel, *, mask, causal, log_key_weights, return_weight
         keys = max(0, min(n, stop + n - m)) if causal else n
         if keys == 0:  # no query in this block may attend anything: output 0
             continue
-        logits = log_kernel(q[..., start:stop, :], k[..., :keys, :])
-        if log_key_weights is not None:
-            logits = logits + log_key_weights[..., None, :keys]
-        if mask is not None:
-            logits = logits.masked_fill(~mask[..., start:stop, :keys], -math.inf)
+        logits = scores(q[..., start:stop, :], k[..., :keys, :])
+        blocked = None if mask is None else ~mask[..., start:stop, :keys]
         if causal:
             query_index = torch.arange(start, stop, device=q.device)[:, None] + (n - m)
-            key_index = torch.arange(keys, device=q.device)[None, :]
-            logits = logits.masked_fill(key_index > query_index, -math.inf)
-        unnormalised, total = _unnormalised_weights(logits)
+            future = torch.arange(keys, device=q.device)[None, :] > query_index
+            blocked = future if blocked is None else blocked | future
+        unnormalised, total = _unnormalised_weights(logits, blocked, factor, log_key_weights, keys)
         # Dividing the (block, d_v) output is cheaper than dividing the (block, n) weights.
         out[..., start:stop, :] = (unnormalised @ v[..., :keys, :]) / total
         if return_weights:
-            weights.append(unnormalised / total)
+            weights[..., start:stop, :keys] = unnormalised / total
+    return (out, weights) if return_weights else out
 
-    if not return_weights:
-        return out
-    # One block holds every query, so keys == n unless nothing at all may be attended.
-    w = weights[0] if weights else q.new_zeros(*batch_shape, m, n)
-    return out, w
+
+def _unnormalised_weights(scores, blocked, factor, log_key_weights, keys):
+    """Max-subtracted kernel values of each row and their row sums.
+
+    Subtracting the row's largest admissible log-kernel makes its term exp(0) = 1, so
+    nothing overflows and every row with an admissible key has a sum >= 1. A row with no
+    admissible key (everything masked) has all values 0 and its sum set to 1: weights 0
+    and output 0, the honest answer for an empty training set.
+
+    With a ``factor`` (an extreme width), the largest *score* is subtracted before the
+    factor is applied, so the nearest key keeps log-weight 0 however large the factor;
+    blocked entries are set to -inf only after it, so no gradient flows through them.
+    """
+    if factor is None:
+        logits = scores if blocked is None else scores.masked_fill(blocked, -math.inf)
+    else:
+        admissible = scores.detach() if blocked is None else scores.detach().masked_fill(blocked, -math.inf)
+        top = admissible.amax(-1, keepdim=True)
+        logits = factor(scores - top.masked_fill(top == -math.inf, 0.0))
+        if blocked is not None:
+            logits = logits.masked_fill(blocked, -math.inf)
+    if log_key_weights is not None:
+        logits = logits + log_key_weights[..., None, :keys]
+    row_max = logits.detach().amax(-1, keepdim=True)  # shift-invariant: no gradient needed
+    empty = row_max == -math.inf
+    unnormalised = (logits - row_max.masked_fill(empty, 0.0)).exp_()  # in place: a fresh tensor
+    total = unnormalised.sum(-1, keepdim=True).masked_fill(empty, 1.0)
+    return unnormalised, total
 
 
 def _prepare(q, k, v, mask, key_weights):
     """Convert and validate the common arguments; return tensors, restore, input dtype."""
-    tensors, restore = as_tensors(q=q, k=k, v=v, key_weights=key_weights)
+    tensors, restore = as_tensors(q=q, k=k, v=v, key_weights=key_weights, optional=("key_weights",))
     q, k, v, key_weights = (tensors[name] for name in ("q", "k", "v", "key_weights"))
     _check_qk(q, k)
     _v.check_min_ndim(v, "v", 2, "(..., n, d_v)")
     _v.check_same_size(k, "k", -2, v, "v", -2, "number of keys n (second-to-last axis)")
-    _v.check_finite(v, "v")
+    _v.check_all_finite(q=q, k=k, v=v, key_weights=key_weights)
     m, n = q.shape[-2], k.shape[-2]
     batch = _v.broadcast_leading(2, q=q, k=k, v=v)
 
@@ -249,11 +257,11 @@ def _prepare(q, k, v, mask, key_weights):
                 f"`key_weights` must have shape (..., n) with n = {n} keys, broadcastable to "
                 f"{(*batch, n)}; got shape {tuple(key_weights.shape)}."
             )
-        if bool(((key_weights.detach() < 0) | ~torch.isfinite(key_weights.detach())).any()):
+        if bool((key_weights.detach() < 0).any()):
             raise ValueError("`key_weights` must be finite and >= 0 (a weight of 0 removes a key).")
 
     dtype = q.dtype
-    compute = _compute_dtype(q)
+    compute = _v.compute_dtype(q)
     q, k, v = q.to(compute), k.to(compute), v.to(compute)
     log_key_weights = None if key_weights is None else torch.log(key_weights.to(compute))
     return q, k, v, mask, log_key_weights, restore, dtype
@@ -265,7 +273,7 @@ def _finish(result, dtype, restore):
     return restore(result.to(dtype))
 
 
-def kernel_smoother(q, k, v, *, kernel, mask=None, causal=False, key_weights=None,
+def kernel_smoother(q, k, v, *, kernel=None, log_kernel=None, mask=None, causal=False, key_weights=None,
                     return_weights=False, **kernel_params):
     """Nadaraya-Watson smoothing of values over keys, for every query, with any kernel.
 
@@ -284,14 +292,17 @@ def kernel_smoother(q, k, v, *, kernel, mask=None, causal=False, key_weights=Non
         Keys (training inputs).
     v : array of shape (..., n, d_v)
         Values (training outputs). Leading batch/head dimensions of q, k, v broadcast.
-    kernel : {"exp_dot", "gaussian"} or callable
+    kernel : {"exp_dot", "gaussian"}
         ``"exp_dot"``: ``K = exp(scale * q.k)`` (parameter ``scale``, default
         ``1/sqrt(d)``), which makes this softmax attention. ``"gaussian"``:
         ``K = exp(-||q - k||^2 / (2 bandwidth^2))`` (parameter ``bandwidth``, required).
-        A callable ``kernel(q, k, **kernel_params)`` must take torch tensors and return
-        the LOG-kernel matrix ``log K(q, k)`` of shape (..., m, n): working with
-        logarithms lets the normaliser subtract each row's maximum, so kernels whose
-        values over- or underflow (exp(1e4), exp(-1e4)) still give exact weights.
+        (A callable here is the deprecated spelling of ``log_kernel``.)
+    log_kernel : callable, optional
+        Instead of ``kernel``: ``log_kernel(q, k, **kernel_params)`` takes torch tensors
+        and returns the LOG-kernel matrix ``log K(q, k)`` of shape (..., m, n) (-inf
+        where the kernel is 0). Working with logarithms lets the normaliser subtract
+        each row's maximum, so kernels whose values over- or underflow (exp(1e4),
+        exp(-1e4)) still give exact weights.
     mask : boolean array of shape (..., m, n), optional
         True where query i may attend key j (broadcast over leading dimensions).
         Masking a key removes it from that query's training set.
@@ -333,15 +344,23 @@ def kernel_smoother(q, k, v, *, kernel, mask=None, causal=False, key_weights=Non
     >>> print(np.round(w, 4), np.round(out, 4))
     [[0.2741 0.4519 0.2741]] [[1.5481]]
     """
+    causal = _v.check_flag(causal, "causal")
+    return_weights = _v.check_flag(return_weights, "return_weights")
+    if callable(kernel) and log_kernel is None:
+        renamed_argument("kernel_smoother", "kernel", "log_kernel")
+        kernel, log_kernel = None, kernel
+    if (kernel is None) == (log_kernel is None):
+        raise TypeError("give `kernel` (a name: 'exp_dot' or 'gaussian') or `log_kernel` (a function "
+                        f"(q, k) -> log K), exactly one; got kernel={kernel!r}, log_kernel={log_kernel!r}.")
     q, k, v, mask, log_key_weights, restore, dtype = _prepare(q, k, v, mask, key_weights)
-    log_kernel = _resolve_kernel(kernel, kernel_params, q)
-    result = _smooth(q, k, v, log_kernel, mask=mask, causal=bool(causal),
+    scores, factor = _resolve_kernel(kernel if log_kernel is None else log_kernel, kernel_params, q)
+    result = _smooth(q, k, v, scores, factor, mask=mask, causal=causal,
                      log_key_weights=log_key_weights, return_weights=return_weights)
     return _finish(result, dtype, restore)
 
 
 def _resolve_kernel(kernel, kernel_params, q):
-    """Turn ``kernel`` and its parameters into a function (q_block, k) -> log K."""
+    """Turn ``kernel`` and its parameters into ``(scores, factor)``, log K = factor(scores)."""
     if callable(kernel):
         def log_kernel(q_block, k):
             values = kernel(q_block, k, **kernel_params)
@@ -349,28 +368,47 @@ def _resolve_kernel(kernel, kernel_params, q):
             if not isinstance(values, torch.Tensor) or tuple(values.shape[-2:]) != expected:
                 got = tuple(values.shape) if hasattr(values, "shape") else type(values).__name__
                 raise ValueError(
-                    f"`kernel` must return the log-kernel matrix as a torch tensor of shape "
+                    f"`log_kernel` must return the log-kernel matrix as a torch tensor of shape "
                     f"(..., m, n) = (..., {expected[0]}, {expected[1]}); got {got}."
                 )
+            if bool(torch.isnan(values.detach()).any() | (values.detach() == math.inf).any()):
+                raise ValueError("`log_kernel` returned NaN or +inf in its log-kernel matrix "
+                                 "(-inf, a zero kernel value, is allowed).")
             return values
-        return log_kernel
+        return log_kernel, None
 
     if not isinstance(kernel, str):
-        raise TypeError(f"`kernel` must be one of {_KERNELS} or a callable; got {type(kernel).__name__}.")
+        raise TypeError(f"`kernel` must be one of {_KERNELS}; got {type(kernel).__name__}.")
     _v.check_choice(kernel, "kernel", _KERNELS)
     name = "scale" if kernel == "exp_dot" else "bandwidth"
     unexpected = set(kernel_params) - {name}
     if unexpected:
         raise TypeError(f"kernel {kernel!r} takes only `{name}`; got unexpected {sorted(unexpected)}.")
     if kernel == "exp_dot":
-        scale = kernel_params.get("scale")
-        scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
-        scale = _positive_tensor(scale, "scale", q)
-        return lambda q_block, k: _exp_dot(q_block, k, scale=scale)
+        return _exp_dot(_default_scale(kernel_params.get("scale"), q))
     if "bandwidth" not in kernel_params:
-        raise TypeError("kernel 'gaussian' needs `bandwidth` (the kernel width sigma > 0).")
-    bandwidth = _positive_tensor(kernel_params["bandwidth"], "bandwidth", q)
-    return lambda q_block, k: _gaussian(q_block, k, bandwidth=bandwidth)
+        raise TypeError("kernel 'gaussian' needs `bandwidth` (the kernel width h > 0).")
+    return _gaussian(positive_scalar_tensor(kernel_params["bandwidth"], "bandwidth", q))
+
+
+# Widths beyond these could overflow a log-kernel computed directly (scale * q.k, or
+# ||q - k||^2 / h^2) and empty a row; such widths go through (score, factor) instead.
+_MODERATE_SCALE = 1e6
+
+
+def _exp_dot(scale):
+    """``(scores, factor)`` for ``K = exp(scale q.k)``: scale folded into q unless extreme."""
+    if float(scale.detach()) <= _MODERATE_SCALE:
+        return (lambda q, k: _dot_scores(q * scale, k)), None
+    return _dot_scores, (lambda logits: logits * scale)
+
+
+def _gaussian(h):
+    """``(scores, factor)`` for ``K = exp(-||q - k||^2 / (2 h^2))``: 1/h applied to distances unless extreme."""
+    if float(h.detach()) >= 1 / _MODERATE_SCALE:
+        return (lambda q, k: _gaussian_scores(q, k, h)), None
+    # Divide by h twice: 1 / h**2 may overflow where score / h / h is still exact.
+    return _gaussian_scores, (lambda logits: logits / h / h)
 
 
 def softmax_attention(q, k, v, *, scale=None, mask=None, causal=False, return_weights=False):
@@ -381,6 +419,8 @@ def softmax_attention(q, k, v, *, scale=None, mask=None, causal=False, return_we
     for, non-causal float32/float64 inputs go through PyTorch's fused
     ``scaled_dot_product_attention`` (same numbers to rounding, tested; never holds the
     m x n matrix); everything else goes through the smoother itself.
+
+    Derived in chapter 2.
 
     Parameters
     ----------
@@ -414,8 +454,6 @@ def softmax_attention(q, k, v, *, scale=None, mask=None, causal=False, return_we
     -----
     Float16 and bfloat16 inputs are computed in float32 and returned in their own dtype.
 
-    Derived in chapter 2.
-
     Examples
     --------
     >>> import numpy as np
@@ -425,29 +463,31 @@ def softmax_attention(q, k, v, *, scale=None, mask=None, causal=False, return_we
     >>> print(np.round(w, 4), np.round(out, 4))
     [[0.7311 0.2689]] [[12.6894]]
     """
-    if return_weights:
+    if _v.check_flag(return_weights, "return_weights"):
         return kernel_smoother(q, k, v, kernel="exp_dot", scale=scale, mask=mask, causal=causal,
                                return_weights=True)
+    causal = _v.check_flag(causal, "causal")
     q, k, v, mask, _, restore, dtype = _prepare(q, k, v, mask, None)
-    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
-    scale_tensor = _positive_tensor(scale, "scale", q)
+    scale_tensor = _default_scale(scale, q)
     if _fused_kernel_applies(q, k, v, mask, causal, scale_tensor):
         out = _fused_softmax_attention(q, k, v, mask, float(scale_tensor))
     else:
-        out = _smooth(q, k, v, lambda q_block, k_all: _exp_dot(q_block, k_all, scale=scale_tensor),
-                      mask=mask, causal=bool(causal), log_key_weights=None, return_weights=False)
+        out = _smooth(q, k, v, *_exp_dot(scale_tensor), mask=mask, causal=causal,
+                      log_key_weights=None, return_weights=False)
     return _finish(out, dtype, restore)
 
 
 def _fused_kernel_applies(q, k, v, mask, causal, scale):
     """Whether torch's fused attention computes exactly what the smoother above would.
 
-    It does for float32/float64 without a gradient through ``scale`` and without
-    ``causal``: the blocked smoother never reads a future key at all, so an earlier
+    It does for float32/float64 without a gradient through ``scale``, with no empty axis
+    and a moderate ``scale`` (an extreme one could overflow inside the fused kernel), and
+    without ``causal``: the blocked smoother never reads a future key at all, so an earlier
     output is bit-for-bit independent of later tokens, which the fused kernel does not
     promise.
     """
-    return q.dtype in (torch.float32, torch.float64) and not scale.requires_grad and not causal
+    return (q.dtype in (torch.float32, torch.float64) and not scale.requires_grad and not causal
+            and q.numel() > 0 and k.numel() > 0 and v.numel() > 0 and float(scale) <= 1e3)
 
 
 def _fused_softmax_attention(q, k, v, mask, scale):
@@ -478,6 +518,14 @@ def gaussian_attention(q, k, v, *, bandwidth, mask=None, causal=False, return_we
     training inputs and values as training outputs. With unit-norm queries and keys it
     equals :func:`softmax_attention` with ``scale = 1 / bandwidth**2``.
 
+    Distances are computed from differences, not as ``||q||^2 - 2 q.k + ||k||^2`` (the
+    expansion chapter 3 uses to relate the two kernels), which cancels catastrophically
+    for points far from the origin; and each row's nearest key is subtracted before
+    dividing by ``h**2``, so a tiny bandwidth gives the nearest key's value (the limit
+    ``h -> 0``), never 0 or NaN.
+
+    Derived in chapter 3.
+
     Parameters
     ----------
     q : array of shape (..., m, d)
@@ -487,7 +535,7 @@ def gaussian_attention(q, k, v, *, bandwidth, mask=None, causal=False, return_we
     v : array of shape (..., n, d_v)
         Values.
     bandwidth : float or 0-d tensor
-        The kernel width sigma > 0. A tensor keeps its gradient.
+        The bandwidth h > 0. A tensor keeps its gradient.
     mask : boolean array of shape (..., m, n), optional
         True where query i may attend key j.
     causal : bool, default False
@@ -500,8 +548,6 @@ def gaussian_attention(q, k, v, *, bandwidth, mask=None, causal=False, return_we
     out : array of shape (..., m, d_v)
     weights : array of shape (..., m, n)
         Only if ``return_weights``.
-
-    Derived in chapter 3.
 
     Examples
     --------

@@ -9,13 +9,13 @@ unbiased estimates of the Gaussian kernel or of exp(x . y) (chapter 7). Every ma
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 import torch
 
 from . import _validation as _v
-from ._backend import as_scalar_tensor, as_tensors
+from ._backend import as_real_tensor, as_tensors, positive_scalar_tensor
+from ._deprecation import renamed_argument
 
 __all__ = [
     "elu_plus_one",
@@ -28,14 +28,6 @@ __all__ = [
     "hyperbolic_random_features",
 ]
 
-_LOW_PRECISION = (torch.float16, torch.bfloat16)
-
-
-def _compute_dtype(t: torch.Tensor) -> torch.dtype:
-    # float16/bfloat16 have too little range for exponentials: work in float32.
-    return torch.float32 if t.dtype in _LOW_PRECISION else t.dtype
-
-
 def _check_input(x: torch.Tensor) -> None:
     _v.check_min_ndim(x, "x", 1, "(..., d)")
     _v.check_not_empty(x, "x", axis=-1, what="feature columns (last axis)")
@@ -43,19 +35,13 @@ def _check_input(x: torch.Tensor) -> None:
 
 def _as_projection(projection, x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """The projection as a tensor on ``x``'s device; it may be NumPy or torch either way."""
-    if isinstance(projection, torch.Tensor):
-        omega = projection
-    elif isinstance(projection, (np.ndarray, list, tuple)):
-        omega = torch.as_tensor(np.asarray(projection, dtype=np.float64))
-    else:
-        raise TypeError(
-            "`projection` must be an array of shape (num_features, dim), e.g. from "
-            f"lk.sample_projection; got {type(projection).__name__}."
-        )
+    omega = as_real_tensor(projection, "projection",
+                           "an array of shape (num_features, dim), e.g. from lk.sample_projection")
     if omega.ndim != 2:
         raise ValueError(
             f"`projection` must have shape (num_features, dim); got shape {tuple(omega.shape)}."
         )
+    _v.check_finite(omega, "projection")
     if omega.shape[1] != x.shape[-1]:
         raise ValueError(
             f"`projection` has dim {omega.shape[1]} (shape {tuple(omega.shape)}) but `x` has "
@@ -75,12 +61,8 @@ def _offset(exponent: torch.Tensor, stabilizer, x: torch.Tensor) -> torch.Tensor
             raise ValueError(f"`stabilizer` must be None, 'max' or a number/array; got {stabilizer!r}.")
         # A constant per row: detached, because it cancels wherever the map is normalised.
         return exponent.detach().amax(dim=-1, keepdim=True)
-    if isinstance(stabilizer, torch.Tensor):
-        c = stabilizer
-    elif isinstance(stabilizer, (numbers.Real, np.ndarray, np.generic)) and not isinstance(stabilizer, bool):
-        c = torch.as_tensor(np.asarray(stabilizer, dtype=np.float64))
-    else:
-        raise TypeError(f"`stabilizer` must be None, 'max' or a number/array; got {type(stabilizer).__name__}.")
+    c = as_real_tensor(stabilizer, "stabilizer", "None, 'max' or a number/array")
+    _v.check_finite(c, "stabilizer")
     c = c.to(device=exponent.device, dtype=exponent.dtype)
     try:
         fits = torch.broadcast_shapes(c.shape, exponent.shape) == exponent.shape
@@ -125,7 +107,7 @@ def elu_plus_one(x):
     tensors, restore = as_tensors(x=x)
     x = tensors["x"]
     _check_input(x)
-    work = x.to(_compute_dtype(x))
+    work = x.to(_v.compute_dtype(x))
     # Clamping the exponent from below keeps exp(.) at or above the smallest normal number
     # of the output dtype, so no feature is ever exactly zero.
     lowest = math.log(torch.finfo(x.dtype).tiny) + 0.01
@@ -143,6 +125,14 @@ def relu_features(x):
     can vanish (which is why linear attention adds a small ``eps``).
 
     Derived in chapter 6.
+
+    Parameters
+    ----------
+    x : array_like or torch.Tensor, shape (..., d)
+
+    Returns
+    -------
+    features : same kind and dtype as ``x``, shape (..., d)
 
     Examples
     --------
@@ -194,6 +184,50 @@ def taylor_features(x):
     return restore(torch.cat([ones, x, outer], dim=-1))
 
 
+# The deterministic maps by name, for linear attention's ``feature_map`` argument.
+FEATURE_MAPS = {"elu+1": elu_plus_one, "relu": relu_features, "taylor": taylor_features}
+
+
+def _resolve_feature_map(feature_map):
+    if isinstance(feature_map, str):
+        _v.check_choice(feature_map, "feature_map", tuple(FEATURE_MAPS))
+        return FEATURE_MAPS[feature_map]
+    if callable(feature_map):
+        return feature_map
+    raise TypeError(
+        f"`feature_map` must be one of {', '.join(map(repr, FEATURE_MAPS))} or a function x -> phi(x); "
+        f"got {type(feature_map).__name__}."
+    )
+
+
+def _apply_feature_map(phi, x: torch.Tensor, name: str) -> torch.Tensor:
+    features = phi(x)
+    if not isinstance(features, torch.Tensor):
+        raise TypeError(
+            f"`feature_map` must return a torch tensor when given the tensor `{name}`; "
+            f"got {type(features).__name__}."
+        )
+    if features.shape[:-1] != x.shape[:-1] or features.ndim != x.ndim:
+        raise ValueError(
+            f"`feature_map` must map shape (..., d) to (..., D), keeping the leading dimensions; "
+            f"for `{name}` of shape {tuple(x.shape)} it returned shape {tuple(features.shape)}."
+        )
+    return features
+
+
+def _seed_or_generator(seed, generator, function):
+    """The generator for ``seed`` (int, torch or NumPy generator); ``generator=`` is its old name."""
+    if generator is not None:
+        renamed_argument(function, "generator", "seed")
+        if seed is not None:
+            raise ValueError(f"give `seed` only (an int or a generator); got seed={seed!r} and generator too.")
+        seed = generator
+    if seed is None:
+        raise ValueError("`seed` is required (an int, a torch.Generator or a numpy.random.Generator): "
+                         "random features must be reproducible.")
+    return _v.as_generator(seed, numpy_ok=True)
+
+
 def sample_projection(num_features, dim, *, kind="iid", seed=None, generator=None, dtype=torch.float64):
     r"""Draw the random directions :math:`\omega_1, \dots, \omega_m` of a random feature map.
 
@@ -220,10 +254,10 @@ def sample_projection(num_features, dim, *, kind="iid", seed=None, generator=Non
         Input dimension d.
     kind : {"iid", "orthogonal", "stratified"}, default "iid"
         ``"stratified"`` needs ``dim == 1``.
-    seed : int, optional
-        Seeds a fresh ``torch.Generator``.
+    seed : int, torch.Generator or numpy.random.Generator
+        Required: randomness is explicit. An int seeds a fresh ``torch.Generator``.
     generator : torch.Generator or numpy.random.Generator, optional
-        Exactly one of ``seed`` and ``generator`` must be given: randomness is explicit.
+        Deprecated: the old name of a generator ``seed`` (warns).
     dtype : torch.dtype, default torch.float64
         Dtype of the result (draws are made in float64, then cast).
 
@@ -231,7 +265,7 @@ def sample_projection(num_features, dim, *, kind="iid", seed=None, generator=Non
     -------
     projection : torch.Tensor of shape (num_features, dim)
         On the generator's device. A NumPy array (of the matching NumPy dtype) when
-        ``generator`` is a ``numpy.random.Generator``.
+        ``seed`` is a ``numpy.random.Generator``.
 
     Examples
     --------
@@ -243,7 +277,7 @@ def sample_projection(num_features, dim, *, kind="iid", seed=None, generator=Non
     >>> bool(torch.allclose(gram - torch.diag(torch.diag(gram)), torch.zeros(3, 3, dtype=w.dtype), atol=1e-12))
     True
     >>> import numpy as np
-    >>> type(sample_projection(2, 3, generator=np.random.default_rng(0))).__name__
+    >>> type(sample_projection(2, 3, seed=np.random.default_rng(0))).__name__
     'ndarray'
     """
     num_features = _v.check_positive_int(num_features, "num_features")
@@ -252,18 +286,8 @@ def sample_projection(num_features, dim, *, kind="iid", seed=None, generator=Non
     if kind == "stratified" and dim != 1:
         raise ValueError(f"`kind='stratified'` stratifies one input dimension (dim=1); got dim={dim}. "
                          "Use 'orthogonal' for several dimensions.")
-    if (seed is None) == (generator is None):
-        raise ValueError(
-            "give exactly one of `seed` (an int) or `generator` (a torch.Generator or "
-            "numpy.random.Generator): random features must be reproducible; "
-            f"got seed={seed!r} and generator={'None' if generator is None else type(generator).__name__}."
-        )
-    if seed is not None:
-        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-            raise TypeError(f"`seed` must be an int; got {type(seed).__name__} {seed!r}.")
-        generator = torch.Generator().manual_seed(int(seed))
-    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-        raise TypeError(f"`dtype` must be a floating torch.dtype; got {dtype!r}.")
+    generator = _seed_or_generator(seed, generator, "sample_projection")
+    _v.check_float_dtype(dtype)
 
     if isinstance(generator, np.random.Generator):
         def gaussian(rows, cols):
@@ -345,13 +369,38 @@ def random_fourier_features(x, projection, *, bandwidth=1.0):
     tensors, restore = as_tensors(x=x)
     x = tensors["x"]
     _check_input(x)
-    _v.check_positive_scalar(bandwidth, "bandwidth")
-    dtype = _compute_dtype(x)
+    dtype = _v.compute_dtype(x)
     omega = _as_projection(projection, x, dtype)
-    sigma = as_scalar_tensor(bandwidth, "bandwidth", x.to(dtype))
+    sigma = positive_scalar_tensor(bandwidth, "bandwidth", x.to(dtype))
     angles = (x.to(dtype) @ omega.T) / sigma
+    if bool(torch.isinf(angles).any()) and bool(torch.isfinite(x).all()):  # (NaN, inf in x pass through)
+        raise ValueError(f"`bandwidth` is too small for {dtype}: the angles x w / h overflow.")
     features = torch.cat([torch.cos(angles), torch.sin(angles)], dim=-1) / math.sqrt(omega.shape[0])
     return restore(features.to(x.dtype))
+
+
+def _random_features(x, projection, stabilizer, build):
+    """The frame the exp(x . y) estimators share: ``exp(log_scale - c) * parts / sqrt(count)``.
+
+    ``build(x, omega)`` returns ``(log_scale, parts or None, count)`` for the checked input
+    in its compute dtype; ``c`` is the stabiliser's offset.
+    """
+    tensors, restore = as_tensors(x=x)
+    x = tensors["x"]
+    _check_input(x)
+    dtype = _v.compute_dtype(x)
+    omega = _as_projection(projection, x, dtype)
+    log_scale, parts, count = build(x.to(dtype), omega)
+    c = _offset(log_scale, stabilizer, x)
+    if c is not None:
+        log_scale = log_scale - c
+    features = torch.exp(log_scale) if parts is None else torch.exp(log_scale) * parts
+    return restore((features / math.sqrt(count)).to(x.dtype))
+
+
+def _positive_exponent(x: torch.Tensor, omega: torch.Tensor) -> torch.Tensor:
+    """The exponent of the positive features, ``W x - ||x||^2 / 2`` (shared with FAVOR+)."""
+    return x @ omega.T - 0.5 * (x * x).sum(-1, keepdim=True)
 
 
 def positive_random_features(x, projection, *, stabilizer=None):
@@ -390,18 +439,7 @@ def positive_random_features(x, projection, *, stabilizer=None):
     >>> bool(np.isclose(f.max(), 1 / np.sqrt(50000)))
     True
     """
-    tensors, restore = as_tensors(x=x)
-    x = tensors["x"]
-    _check_input(x)
-    dtype = _compute_dtype(x)
-    omega = _as_projection(projection, x, dtype)
-    work = x.to(dtype)
-    exponent = work @ omega.T - 0.5 * (work * work).sum(-1, keepdim=True)
-    c = _offset(exponent, stabilizer, x)
-    if c is not None:
-        exponent = exponent - c
-    features = torch.exp(exponent) / math.sqrt(omega.shape[0])
-    return restore(features.to(x.dtype))
+    return _random_features(x, projection, stabilizer, lambda x, w: (_positive_exponent(x, w), None, w.shape[0]))
 
 
 def trigonometric_random_features(x, projection, *, stabilizer=None):
@@ -433,19 +471,11 @@ def trigonometric_random_features(x, projection, *, stabilizer=None):
     >>> bool(abs(approx / np.exp(x @ y) - 1) < 0.02)
     True
     """
-    tensors, restore = as_tensors(x=x)
-    x = tensors["x"]
-    _check_input(x)
-    dtype = _compute_dtype(x)
-    omega = _as_projection(projection, x, dtype)
-    work = x.to(dtype)
-    angles = work @ omega.T
-    log_scale = 0.5 * (work * work).sum(-1, keepdim=True)
-    c = _offset(log_scale, stabilizer, x)
-    if c is not None:
-        log_scale = log_scale - c
-    features = torch.exp(log_scale) * torch.cat([torch.cos(angles), torch.sin(angles)], dim=-1)
-    return restore((features / math.sqrt(omega.shape[0])).to(x.dtype))
+    def build(x, w):
+        angles = x @ w.T
+        return 0.5 * (x * x).sum(-1, keepdim=True), torch.cat([torch.cos(angles), torch.sin(angles)], dim=-1), w.shape[0]
+
+    return _random_features(x, projection, stabilizer, build)
 
 
 def hyperbolic_random_features(x, projection, *, stabilizer=None):
@@ -477,17 +507,8 @@ def hyperbolic_random_features(x, projection, *, stabilizer=None):
     >>> bool(abs(approx / np.exp(x @ y) - 1) < 0.02)
     True
     """
-    tensors, restore = as_tensors(x=x)
-    x = tensors["x"]
-    _check_input(x)
-    dtype = _compute_dtype(x)
-    omega = _as_projection(projection, x, dtype)
-    work = x.to(dtype)
-    projected = work @ omega.T
-    half_sq = 0.5 * (work * work).sum(-1, keepdim=True)
-    exponent = torch.cat([projected - half_sq, -projected - half_sq], dim=-1)
-    c = _offset(exponent, stabilizer, x)
-    if c is not None:
-        exponent = exponent - c
-    features = torch.exp(exponent) / math.sqrt(2 * omega.shape[0])
-    return restore(features.to(x.dtype))
+    def build(x, w):
+        projected, half_sq = x @ w.T, 0.5 * (x * x).sum(-1, keepdim=True)
+        return torch.cat([projected - half_sq, -projected - half_sq], dim=-1), None, 2 * w.shape[0]
+
+    return _random_features(x, projection, stabilizer, build)

@@ -9,10 +9,11 @@ With several input dimensions the same profile is applied to the Euclidean dista
 from __future__ import annotations
 
 import math
+from typing import Callable, NamedTuple
 
 import torch
 
-from ._backend import as_tensors
+from ._backend import as_real_tensor, as_tensors
 
 __all__ = ["gaussian", "epanechnikov", "triangular", "boxcar", "get_kernel"]
 
@@ -162,21 +163,6 @@ def _log_boxcar(u: torch.Tensor) -> torch.Tensor:
     return torch.where(inside, math.log(0.5) + 0.0 * u, torch.full_like(u, -math.inf))
 
 
-_KERNELS = {
-    "gaussian": gaussian,
-    "epanechnikov": epanechnikov,
-    "triangular": triangular,
-    "boxcar": boxcar,
-}
-
-_LOG_KERNELS = {
-    "gaussian": _log_gaussian,
-    "epanechnikov": _log_epanechnikov,
-    "triangular": _log_triangular,
-    "boxcar": _log_boxcar,
-}
-
-
 # The same log-densities as functions of s = u**2, up to an additive constant (which
 # cancels in Nadaraya-Watson). The smoother works from squared distances, so the
 # Gaussian and Epanechnikov kernels need no square root at all.
@@ -205,12 +191,26 @@ def _log_boxcar_sq(s: torch.Tensor) -> torch.Tensor:
     return torch.where(s <= 1, 0.0 * s, torch.full_like(s, -math.inf))
 
 
-_LOG_KERNELS_OF_SQUARED = {
-    "gaussian": _log_gaussian_sq,
-    "epanechnikov": _log_epanechnikov_sq,
-    "triangular": _log_triangular_sq,
-    "boxcar": _log_boxcar_sq,
+class _Kernel(NamedTuple):
+    """One kernel, three forms: ``K(u)``, ``log K(u)`` and ``log K(sqrt(s))`` up to a constant."""
+
+    function: Callable
+    log: Callable
+    log_of_squared: Callable
+
+
+# The registry: one record per kernel, beside the kernels it registers.
+KERNELS = {
+    "gaussian": _Kernel(gaussian, _log_gaussian, _log_gaussian_sq),
+    "epanechnikov": _Kernel(epanechnikov, _log_epanechnikov, _log_epanechnikov_sq),
+    "triangular": _Kernel(triangular, _log_triangular, _log_triangular_sq),
+    "boxcar": _Kernel(boxcar, _log_boxcar, _log_boxcar_sq),
 }
+
+
+def _builtin(function) -> _Kernel | None:
+    """The registry record of a built-in kernel function, or None for a user's callable."""
+    return next((record for record in KERNELS.values() if record.function is function), None)
 
 
 def get_kernel(kernel):
@@ -247,10 +247,10 @@ def get_kernel(kernel):
     ValueError: `kernel` must be one of 'gaussian', 'epanechnikov', 'triangular', 'boxcar' or a callable K(u); got 'epanechikov'.
     """
     if isinstance(kernel, str):
-        if kernel not in _KERNELS:
-            listed = ", ".join(repr(name) for name in _KERNELS)
+        if kernel not in KERNELS:
+            listed = ", ".join(repr(name) for name in KERNELS)
             raise ValueError(f"`kernel` must be one of {listed} or a callable K(u); got {kernel!r}.")
-        return _KERNELS[kernel]
+        return KERNELS[kernel].function
     if callable(kernel):
         return kernel
     raise TypeError(
@@ -265,20 +265,21 @@ def _log_kernel(kernel):
     log-density. A user's callable is evaluated and its logarithm taken (log 0 is -inf).
     """
     function = get_kernel(kernel)
-    for name, builtin in _KERNELS.items():
-        if function is builtin:
-            return _LOG_KERNELS[name]
+    record = _builtin(function)
+    if record is not None:
+        return record.log
 
     def log_user_kernel(u: torch.Tensor) -> torch.Tensor:
-        values = function(u)
-        values = torch.as_tensor(values, dtype=u.dtype, device=u.device)
+        values = as_real_tensor(function(u), "kernel", "a function returning an array of numbers")
+        values = values.to(dtype=u.dtype, device=u.device)
         if values.shape != u.shape:
             raise ValueError(
                 f"`kernel` must return an array of the same shape as its input; "
                 f"got shape {tuple(values.shape)} for input shape {tuple(u.shape)}."
             )
-        if bool(torch.isnan(values.detach()).any()) or bool((values.detach() < 0).any()):
-            raise ValueError("`kernel` returned negative or NaN values; a kernel must be >= 0.")
+        detached = values.detach()
+        if not bool((torch.isfinite(detached) & (detached >= 0)).all()):
+            raise ValueError("`kernel` returned negative, NaN or infinite values; a kernel must be finite and >= 0.")
         return torch.log(values)
 
     return log_user_kernel
@@ -291,8 +292,8 @@ def _log_kernel_of_squared(kernel):
     this avoids square roots; a user's callable gets ``u = sqrt(s)``.
     """
     function = get_kernel(kernel)
-    for name, builtin in _KERNELS.items():
-        if function is builtin:
-            return _LOG_KERNELS_OF_SQUARED[name]
+    record = _builtin(function)
+    if record is not None:
+        return record.log_of_squared
     log_k = _log_kernel(function)
     return lambda s: log_k(_safe_sqrt(s))

@@ -11,11 +11,10 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-import numpy as np
 import torch
 
 from . import _validation as V
-from ._backend import as_scalar_tensor, as_tensors
+from ._backend import as_real_tensor, as_tensors, positive_scalar_tensor
 from .kernels import _log_kernel_of_squared, get_kernel
 
 __all__ = [
@@ -25,12 +24,6 @@ __all__ = [
     "LOOResult",
     "silverman_bandwidth",
 ]
-
-# Largest array of pairwise (query, training point) entries computed at once, in bytes.
-# The smoother's working memory is a small multiple of this (tens of MB), whatever m
-# and n are; larger blocks are no faster, since each pass then misses the CPU caches.
-_BLOCK_BYTES = 8 * 2**20
-
 
 class LOOResult(NamedTuple):
     """The result of :func:`loo_cv_bandwidth`.
@@ -51,46 +44,8 @@ class LOOResult(NamedTuple):
 
 
 # ----------------------------------------------------------------------------------
-# Validation shared by the public functions
+# The computation, written once (lenakernel.reference holds the readable dense form)
 # ----------------------------------------------------------------------------------
-
-def _check_training(x, x_name, y, y_name):
-    V.check_ndim(x, x_name, (1, 2), "(n,) or (n, p)")
-    V.check_ndim(y, y_name, (1, 2), "(n,) or (n, q)")
-    V.check_not_empty(x, x_name, what="training points")
-    V.check_same_size(x, x_name, 0, y, y_name, 0, "number of points")
-    V.check_finite(x, x_name)
-    V.check_finite(y, y_name)
-
-
-def _check_query(x_query, x_train):
-    V.check_ndim(x_query, "x_query", (1, 2), "(m,) or (m, p)")
-    if x_query.ndim != x_train.ndim:
-        raise ValueError(
-            f"`x_query` must have the same number of dimensions as `x_train` "
-            f"({x_train.ndim}, shape {tuple(x_train.shape)}); got shape {tuple(x_query.shape)}."
-        )
-    if x_query.ndim == 2 and x_query.shape[1] != x_train.shape[1]:
-        raise ValueError(
-            f"`x_query` must have as many features as `x_train` ({x_train.shape[1]}); "
-            f"got {x_query.shape[1]} (shape {tuple(x_query.shape)})."
-        )
-    V.check_finite(x_query, "x_query")
-
-
-def _as_columns(t: torch.Tensor) -> torch.Tensor:
-    """(n,) -> (n, 1); (n, p) unchanged."""
-    return t[:, None] if t.ndim == 1 else t
-
-
-# ----------------------------------------------------------------------------------
-# The computation, written once
-# ----------------------------------------------------------------------------------
-
-def _rows_per_block(n: int, p: int, element_size: int) -> int:
-    """How many queries fit in one block of at most ``_BLOCK_BYTES`` per (b, n, p) array."""
-    return max(1, _BLOCK_BYTES // (element_size * n * max(p, 1)))
-
 
 def _squared_distances(x_query: torch.Tensor, x_train: torch.Tensor) -> torch.Tensor:
     """||x_query[i] - x_train[j]||**2 for every pair, shape (b, n), from (b, p) and (n, p)."""
@@ -112,10 +67,12 @@ def _smooth(x_train, y_train, x_query, log_kernel_sq, bandwidth, *, exclude_self
     """
     n, p = x_train.shape
     m = x_query.shape[0]
-    rows = _rows_per_block(n, p, x_train.element_size())
-    h = float(bandwidth.detach())
-    tiny = h * h < 1e-300  # 1 / h**2 would overflow: divide by h twice instead
-    inverse_h2 = 1.0 / (bandwidth * bandwidth)  # u**2 = squared distance / h**2
+    rows = V.rows_per_block(x_train.element_size() * n * max(p, 1))
+    # u**2 = squared distance / h**2: one multiplication by 1 / h**2, unless that overflows
+    # the dtype (a tiny h); then divide by h twice, which turns 0 / h**2 into 0, not NaN.
+    bandwidth = bandwidth.clamp_min(torch.finfo(bandwidth.dtype).tiny)  # h > 0 even in float16
+    inverse_h2 = 1.0 / (bandwidth * bandwidth)
+    tiny = not bool(torch.isfinite(inverse_h2))
     # Write each block into outputs allocated once (slice assignment keeps autograd):
     # a list of small per-block results kept between large temporaries fragments the
     # heap, and peak memory would grow with the number of queries.
@@ -156,7 +113,8 @@ def _smooth(x_train, y_train, x_query, log_kernel_sq, bandwidth, *, exclude_self
 # Public functions
 # ----------------------------------------------------------------------------------
 
-def nadaraya_watson(x_train, y_train, x_query, *, kernel="gaussian", bandwidth, return_weights=False):
+def nadaraya_watson(x_train, y_train, x_query, *, kernel="gaussian", bandwidth, exclude_self=False,
+                    return_weights=False):
     r"""Nadaraya-Watson kernel regression: a similarity-weighted average of training outputs.
 
     .. math::
@@ -195,6 +153,9 @@ def nadaraya_watson(x_train, y_train, x_query, *, kernel="gaussian", bandwidth, 
         function ``K(u)`` of the scaled distance (see :func:`get_kernel`).
     bandwidth : float or 0-d torch.Tensor
         The bandwidth ``h > 0``. A tensor keeps its gradient.
+    exclude_self : bool, default False
+        Leave one out: query ``i`` is training point ``i`` and gives it weight 0
+        (needs ``m == n >= 2``); see :func:`leave_one_out_predictions`.
     return_weights : bool, default False
         Also return the ``(m, n)`` weight matrix (rows are queries and sum to 1).
 
@@ -228,20 +189,26 @@ def nadaraya_watson(x_train, y_train, x_query, *, kernel="gaussian", bandwidth, 
     [9.]
     """
     log_kernel = _log_kernel_of_squared(kernel)
+    V.check_flag(return_weights, "return_weights")
+    V.check_flag(exclude_self, "exclude_self")
     tensors, restore = as_tensors(x_train=x_train, y_train=y_train, x_query=x_query)
     xt, yt, xq = tensors["x_train"], tensors["y_train"], tensors["x_query"]
-    _check_training(xt, "x_train", yt, "y_train")
-    _check_query(xq, xt)
-    V.check_positive_scalar(bandwidth, "bandwidth")
-    h = as_scalar_tensor(bandwidth, "bandwidth", like=xt)
-
-    pred, weights = _smooth(_as_columns(xt), _as_columns(yt), _as_columns(xq), log_kernel, h,
+    V.check_regression_data(xt, yt, xq)
+    if exclude_self and not xq.shape[0] == xt.shape[0] >= 2:
+        raise ValueError(
+            "`exclude_self=True` means query i is training point i, so `x_query` and `x_train` "
+            f"must hold the same number (>= 2) of points; got {xq.shape[0]} and {xt.shape[0]}."
+        )
+    dtype, work = xt.dtype, V.compute_dtype(xt)
+    h = positive_scalar_tensor(bandwidth, "bandwidth", like=xt.to(work))
+    pred, weights = _smooth(V.as_points(xt, "x_train").to(work), V.as_points(yt, "y_train").to(work),
+                            V.as_points(xq, "x_query").to(work), log_kernel, h, exclude_self=exclude_self,
                             return_weights=return_weights)
     if yt.ndim == 1:
         pred = pred[:, 0]
     if return_weights:
-        return restore((pred, weights))
-    return restore(pred)
+        return restore((pred.to(dtype), weights.to(dtype)))
+    return restore(pred.to(dtype))
 
 
 def leave_one_out_predictions(x, y, *, kernel="gaussian", bandwidth):
@@ -279,19 +246,16 @@ def leave_one_out_predictions(x, y, *, kernel="gaussian", bandwidth):
     >>> print(np.round(leave_one_out_predictions(x, y, bandwidth=1e-8), 4))
     [2. 2. 2.]
     """
-    log_kernel = _log_kernel_of_squared(kernel)
     tensors, restore = as_tensors(x=x, y=y)
-    xt, yt = tensors["x"], tensors["y"]
-    _check_training(xt, "x", yt, "y")
-    if xt.shape[0] < 2:
-        raise ValueError(f"`x` needs at least 2 points for leave-one-out; got shape {tuple(xt.shape)}.")
-    V.check_positive_scalar(bandwidth, "bandwidth")
-    h = as_scalar_tensor(bandwidth, "bandwidth", like=xt)
-    xc = _as_columns(xt)
-    pred, _ = _smooth(xc, _as_columns(yt), xc, log_kernel, h, exclude_self=True)
-    if yt.ndim == 1:
-        pred = pred[:, 0]
-    return restore(pred)
+    _check_loo_data(tensors["x"], tensors["y"])
+    return restore(nadaraya_watson(tensors["x"], tensors["y"], tensors["x"], kernel=kernel, bandwidth=bandwidth,
+                                   exclude_self=True))
+
+
+def _check_loo_data(x, y):
+    V.check_regression_data(x, y, names=("x", "y", None))
+    if x.shape[0] < 2:
+        raise ValueError(f"`x` needs at least 2 points for leave-one-out; got shape {tuple(x.shape)}.")
 
 
 def loo_cv_bandwidth(x, y, *, kernel="gaussian", bandwidths):
@@ -336,9 +300,7 @@ def loo_cv_bandwidth(x, y, *, kernel="gaussian", bandwidths):
     get_kernel(kernel)  # validate the kernel first, so the error names it
     tensors, restore = as_tensors(x=x, y=y)
     xt, yt = tensors["x"], tensors["y"]
-    _check_training(xt, "x", yt, "y")
-    if xt.shape[0] < 2:
-        raise ValueError(f"`x` needs at least 2 points for leave-one-out; got shape {tuple(xt.shape)}.")
+    _check_loo_data(xt, yt)
     grid = _bandwidth_grid(bandwidths, like=xt)
 
     errors = []
@@ -354,15 +316,7 @@ def loo_cv_bandwidth(x, y, *, kernel="gaussian", bandwidths):
 
 def _bandwidth_grid(bandwidths, like: torch.Tensor) -> torch.Tensor:
     """Validate a grid of bandwidths and return it as a 1-D tensor like ``like``."""
-    if isinstance(bandwidths, torch.Tensor):
-        grid = bandwidths
-    else:
-        try:
-            grid = torch.as_tensor(np.asarray(bandwidths, dtype=np.float64))
-        except (TypeError, ValueError):
-            raise TypeError(
-                f"`bandwidths` must be a 1-D array of positive numbers; got {type(bandwidths).__name__}."
-            ) from None
+    grid = as_real_tensor(bandwidths, "bandwidths", "a 1-D array of positive numbers")
     grid = grid.to(dtype=like.dtype, device=like.device)
     V.check_ndim(grid, "bandwidths", (1,), "(k,), a grid of candidate bandwidths")
     V.check_not_empty(grid, "bandwidths", what="candidate bandwidths")
@@ -419,12 +373,11 @@ def silverman_bandwidth(x):
     """
     tensors, _ = as_tensors(x=x)
     xt = tensors["x"]
-    V.check_ndim(xt, "x", (1, 2), "(n,) or (n, p)")
+    columns = V.as_points(xt, "x").detach().to(torch.float64)
     V.check_finite(xt, "x")
     n = xt.shape[0]
-    if n < 2:
-        raise ValueError(f"`x` needs at least 2 points for a bandwidth; got shape {tuple(xt.shape)}.")
-    columns = _as_columns(xt.detach()).to(torch.float64)
+    if n < 2 or columns.shape[1] == 0:
+        raise ValueError(f"`x` needs at least 2 points with at least 1 feature; got shape {tuple(xt.shape)}.")
     sigma = columns.std(dim=0, correction=1)
     q75, q25 = torch.quantile(columns, torch.tensor([0.75, 0.25], dtype=torch.float64), dim=0)
     iqr_scale = (q75 - q25) / 1.34

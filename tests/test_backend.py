@@ -52,10 +52,18 @@ def test_dtypes_are_promoted_to_a_common_one():
     assert tensors["a"].dtype == torch.float32
 
 
-def test_none_passes_through():
-    tensors, restore = as_tensors(a=np.zeros(2), b=None)
+def test_none_passes_through_only_where_optional():
+    tensors, restore = as_tensors(a=np.zeros(2), b=None, optional=("b",))
     assert tensors["b"] is None
     assert isinstance(restore(tensors["a"]), np.ndarray)
+    with pytest.raises(TypeError, match="`b` must be a NumPy array or a torch tensor, got None"):
+        as_tensors(a=np.zeros(2), b=None)
+
+
+@pytest.mark.parametrize("bad", [np.array([1 + 2j]), torch.tensor([1 + 2j]), np.array(["a"]), np.array([None])])
+def test_complex_strings_and_objects_are_refused_by_name(bad):
+    with pytest.raises(TypeError, match="`a` must hold real numbers"):
+        as_tensors(a=bad)
 
 
 def test_restore_handles_tuples():

@@ -95,15 +95,21 @@ def test_gradients_flow(phi):
 
 # ------------------------------------------------------------------------ projections
 
-def test_projection_needs_exactly_one_source_of_randomness():
-    with pytest.raises(ValueError, match="exactly one of `seed`"):
+def test_projection_needs_one_source_of_randomness():
+    with pytest.raises(ValueError, match="`seed` is required"):
         lk.sample_projection(4, 3)
-    with pytest.raises(ValueError, match="exactly one of `seed`"):
-        lk.sample_projection(4, 3, seed=0, generator=torch.Generator())
-    with pytest.raises(TypeError, match="`generator`"):
-        lk.sample_projection(4, 3, generator=0)
     with pytest.raises(TypeError, match="`seed`"):
         lk.sample_projection(4, 3, seed=1.5)
+    a = lk.sample_projection(4, 3, seed=torch.Generator().manual_seed(5))
+    assert torch.equal(a, lk.sample_projection(4, 3, seed=torch.Generator().manual_seed(5)))
+
+
+def test_generator_is_the_deprecated_name_of_a_generator_seed():
+    with pytest.warns(DeprecationWarning, match=r"sample_projection\(seed=...\)"):
+        old = lk.sample_projection(4, 3, generator=np.random.default_rng(0))
+    np.testing.assert_array_equal(old, lk.sample_projection(4, 3, seed=np.random.default_rng(0)))
+    with pytest.warns(DeprecationWarning), pytest.raises(ValueError, match="give `seed` only"):
+        lk.sample_projection(4, 3, seed=0, generator=torch.Generator())
 
 
 def test_projection_bad_arguments():
@@ -125,9 +131,9 @@ def test_projection_is_reproducible_and_typed(kind):
     assert isinstance(a, torch.Tensor) and a.shape == (10, 4) and a.dtype == torch.float64
     assert torch.equal(a, b) and not torch.equal(a, c)
     g = torch.Generator().manual_seed(3)
-    assert torch.equal(lk.sample_projection(10, 4, kind=kind, generator=g), a)
-    n1 = lk.sample_projection(10, 4, kind=kind, generator=np.random.default_rng(0))
-    n2 = lk.sample_projection(10, 4, kind=kind, generator=np.random.default_rng(0))
+    assert torch.equal(lk.sample_projection(10, 4, kind=kind, seed=g), a)
+    n1 = lk.sample_projection(10, 4, kind=kind, seed=np.random.default_rng(0))
+    n2 = lk.sample_projection(10, 4, kind=kind, seed=np.random.default_rng(0))
     assert isinstance(n1, np.ndarray) and n1.dtype == np.float64 and np.array_equal(n1, n2)
     assert lk.sample_projection(3, 2, kind=kind, seed=0, dtype=torch.float32).dtype == torch.float32
 
@@ -230,8 +236,11 @@ def test_stabilizer_errors(phi):
         phi(x, w, stabilizer="min")
     with pytest.raises(ValueError, match="`stabilizer`"):
         phi(x, w, stabilizer=np.zeros((4, 16)))
-    with pytest.raises(TypeError, match="`stabilizer`"):
-        phi(x, w, stabilizer=[1.0])
+    for bad in ({"c": 1.0}, True, np.array([1 + 1j])):
+        with pytest.raises(TypeError, match="`stabilizer`"):
+            phi(x, w, stabilizer=bad)
+    with pytest.raises(ValueError, match="`stabilizer` contains NaN"):
+        phi(x, w, stabilizer=np.full((4, 1), np.nan))
 
 
 def _norm_ten_inputs(dtype):

@@ -10,9 +10,10 @@ from hypothesis import strategies as st
 from scipy.integrate import quad
 
 import lenakernel as lk
-from lenakernel.kernels import _LOG_KERNELS, _log_kernel
+from lenakernel.kernels import KERNELS
 
-NAMES = ["gaussian", "epanechnikov", "triangular", "boxcar"]
+from tests.conftest import KERNEL_NAMES as NAMES
+
 FUNCTIONS = {name: getattr(lk, name) for name in NAMES}
 SUPPORT = {"gaussian": math.inf, "epanechnikov": 1.0, "triangular": 1.0, "boxcar": 1.0}
 finite_u = st.floats(min_value=-50, max_value=50, allow_nan=False)
@@ -67,7 +68,7 @@ def test_kernel_is_non_negative_symmetric_and_supported(name, u):
 @given(u=finite_u)
 def test_log_kernel_is_log_of_kernel(name, u):
     t = torch.tensor([u], dtype=torch.float64)
-    log_value = float(_LOG_KERNELS[name](t)[0])
+    log_value = float(KERNELS[name].log(t)[0])
     value = float(FUNCTIONS[name](t)[0])
     if abs(u) > SUPPORT[name]:
         assert log_value == -math.inf
@@ -81,7 +82,7 @@ def test_log_kernel_is_log_of_kernel(name, u):
 def test_log_kernel_gradient_has_no_nan(name):
     # Inside, on the edge of and outside the support: gradients must be finite.
     u = torch.tensor([0.0, 0.3, 1.0, 1.7, 30.0], dtype=torch.float64, requires_grad=True)
-    log_k = _LOG_KERNELS[name](u)
+    log_k = KERNELS[name].log(u)
     torch.where(torch.isfinite(log_k), log_k, torch.zeros_like(log_k)).sum().backward()
     assert torch.isfinite(u.grad).all()
 
@@ -124,29 +125,32 @@ def test_get_kernel_wrong_type(bad):
         lk.get_kernel(bad)
 
 
-def test_log_kernel_for_builtin_callable_and_user_callable():
-    u = torch.linspace(-2, 2, 9, dtype=torch.float64)
-    # A built-in passed as a function uses its exact log-density.
-    assert _log_kernel(lk.epanechnikov) is _LOG_KERNELS["epanechnikov"]
+def test_registry_holds_one_record_per_kernel():
+    for name, record in KERNELS.items():
+        assert record.function is getattr(lk, name)
+        u = torch.linspace(-0.9, 0.9, 7, dtype=torch.float64)
+        torch.testing.assert_close(torch.exp(record.log(u)), record.function(u))
 
-    # A user's kernel (same shape as the triangular one) gives the same log-density.
+
+def test_user_callable_gives_the_builtin_answer():
+    x = np.linspace(0, 1, 9)
+    y = np.sin(3 * x)
+    grid = np.linspace(0, 1, 5)
+
     def tent(v):
         return torch.clamp(1 - v.abs(), min=0)
 
-    torch.testing.assert_close(_log_kernel(tent)(u), _LOG_KERNELS["triangular"](u))
+    expected = lk.nadaraya_watson(x, y, grid, kernel="triangular", bandwidth=0.3)
+    np.testing.assert_allclose(lk.nadaraya_watson(x, y, grid, kernel=tent, bandwidth=0.3), expected)
 
 
-def test_user_kernel_returning_negative_values_is_rejected():
-    def bad(v):
-        return 1 - v * v
-
+@pytest.mark.parametrize("bad", [lambda v: 1 - v * v, lambda v: v * np.inf, lambda v: v * np.nan])
+def test_user_kernel_returning_negative_or_nonfinite_values_is_rejected(bad):
     with pytest.raises(ValueError, match="`kernel` returned negative"):
-        _log_kernel(bad)(torch.linspace(-2, 2, 5, dtype=torch.float64))
+        lk.nadaraya_watson(np.linspace(-2, 2, 5), np.zeros(5), np.zeros(1), kernel=bad, bandwidth=1.0)
 
 
-def test_user_kernel_returning_wrong_shape_is_rejected():
-    def bad(v):
-        return v.sum()
-
-    with pytest.raises(ValueError, match="`kernel` must return an array of the same shape"):
-        _log_kernel(bad)(torch.linspace(-2, 2, 5, dtype=torch.float64))
+@pytest.mark.parametrize("bad", [lambda v: v.sum(), lambda v: None])
+def test_user_kernel_returning_wrong_shape_or_no_array_is_rejected(bad):
+    with pytest.raises((ValueError, TypeError), match="`kernel` must (return|be a function returning) an array"):
+        lk.nadaraya_watson(np.linspace(-2, 2, 5), np.zeros(5), np.zeros(1), kernel=bad, bandwidth=1.0)

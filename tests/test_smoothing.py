@@ -10,9 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lenakernel as lk
-from lenakernel import smoothing
+from lenakernel import _validation
 
-NAMES = ["gaussian", "epanechnikov", "triangular", "boxcar"]
+from tests.conftest import KERNEL_NAMES as NAMES
+
 KERNEL_FUNCTIONS = {
     "gaussian": lambda u: math.exp(-u * u / 2) / math.sqrt(2 * math.pi),
     "epanechnikov": lambda u: 0.75 * (1 - u * u) if abs(u) <= 1 else 0.0,
@@ -281,8 +282,8 @@ def test_blocks_give_the_same_answer_as_one_block(kernel, monkeypatch):
     whole, w_whole = lk.nadaraya_watson(x, y, xq, kernel=kernel, bandwidth=0.3, return_weights=True)
     loo_whole = lk.leave_one_out_predictions(x, y, kernel=kernel, bandwidth=0.3)
     # Room for 3 queries (50 points x 2 features x 8 bytes each) per block: 13 blocks.
-    monkeypatch.setattr(smoothing, "_BLOCK_BYTES", 3 * 50 * 2 * 8)
-    assert smoothing._rows_per_block(50, 2, 8) == 3
+    monkeypatch.setattr(_validation, "BLOCK_BYTES", 3 * 50 * 2 * 8)
+    assert _validation.rows_per_block(50 * 2 * 8) == 3
     blocked, w_blocked = lk.nadaraya_watson(x, y, xq, kernel=kernel, bandwidth=0.3, return_weights=True)
     np.testing.assert_array_equal(blocked, whole)
     np.testing.assert_array_equal(w_blocked, w_whole)
@@ -291,8 +292,8 @@ def test_blocks_give_the_same_answer_as_one_block(kernel, monkeypatch):
 
 def test_block_size_is_bounded():
     # A million training points: one query per block, 8 MB of pairwise entries.
-    assert smoothing._rows_per_block(1_000_000, 1, 8) == 1
-    rows = smoothing._rows_per_block(1000, 3, 8)
+    assert _validation.rows_per_block(1_000_000 * 1 * 8) == 1
+    rows = _validation.rows_per_block(1000 * 3 * 8)
     assert rows * 1000 * 3 * 8 <= 8 * 2**20 < (rows + 1) * 1000 * 3 * 8
 
 
