@@ -3,7 +3,7 @@
 exp(q . k) = E[phi(q) . phi(k)] for phi(x) = exp(W x - ||x||^2 / 2) / sqrt(r) with Gaussian
 rows of W (:func:`~lenakernel.positive_random_features`); FAVOR+ is linear attention with
 those features, each key's largest exponent kept apart as a per-key log-offset so that
-nothing overflows (chapters 7-8).
+nothing overflows (chapters 8-9).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def favor_attention(q, k, v, *, projection, scale=None, causal=False, method="ch
     future). Non-causal attention may use the maximum over all keys. Offsets are
     treated as constants by autograd; they cancel exactly.
 
-    Derived in chapter 7 (non-causal) and chapter 8 (causal).
+    Derived in chapter 8 (non-causal) and chapter 9 (causal).
 
     Parameters
     ----------
@@ -99,7 +99,7 @@ def favor_attention(q, k, v, *, projection, scale=None, causal=False, method="ch
                          "sqrt(scale) q and sqrt(scale) k overflow.")
     if fq.shape[-2] == 0 or fk.shape[-2] == 0:  # no queries, or an empty context: output 0
         return restore(_empty_context(fq, fk, v).to(out_dtype))
-    # The identity of chapter 7: FAVOR+ is linear attention with positive features.
+    # The identity of chapter 8: FAVOR+ is linear attention with positive features.
     num, den = _forms(fq, fk, v, causal, method, chunk_size, offset=offset)
     # The normaliser is a sum of positive terms; clamping only turns 0/0 into 0.
     return restore((num / den.clamp(min=torch.finfo(den.dtype).tiny)).to(out_dtype))

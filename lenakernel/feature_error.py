@@ -54,7 +54,7 @@ def positive_features_mse(x, y, num_features):
 
     It vanishes as ``x + y → 0`` and grows like ``exp(2‖x+y‖²)`` otherwise.
 
-    Derived in chapter 7.
+    Derived in chapter 8.
 
     Parameters
     ----------
@@ -113,7 +113,7 @@ def trigonometric_features_mse(x, y, num_features):
     It vanishes at ``x = y`` but does *not* shrink with the kernel value: where
     ``exp(x·y)`` is tiny, its relative error is huge.
 
-    Derived in chapter 7.
+    Derived in chapter 8.
 
     Parameters
     ----------
@@ -161,7 +161,7 @@ def hyperbolic_features_mse(x, y, num_features):
         \tfrac12 \bigl(1 - e^{-\|x+y\|^2}\bigr)\,
         \mathrm{MSE}^{+}_m(x, y).
 
-    Derived in chapter 7.
+    Derived in chapter 8.
 
     Parameters
     ----------
@@ -197,7 +197,7 @@ def fourier_features_mse(x, y, num_features, *, bandwidth=1.0):
 
         \frac{1}{2m}\bigl(1 - e^{-\|x-y\|^2/\sigma^2}\bigr)^2 \le \frac{1}{2m}.
 
-    Derived in chapter 7.
+    Derived in chapter 8.
 
     Parameters
     ----------

@@ -1,8 +1,8 @@
 """Feature maps: a kernel written as an inner product, K(x, y) = phi(x) . phi(y).
 
 Deterministic maps (elu+1, ReLU, the exact second-order Taylor map) define their own
-kernel (chapter 6); random maps (Fourier, positive, trigonometric, hyperbolic) give
-unbiased estimates of the Gaussian kernel or of exp(x . y) (chapter 7). Every map takes
+kernel (chapter 7); random maps (Fourier, positive, trigonometric, hyperbolic) give
+unbiased estimates of the Gaussian kernel or of exp(x . y) (chapter 8). Every map takes
 ``x`` of shape ``(..., d)`` and returns features of shape ``(..., D)``.
 """
 
@@ -85,7 +85,7 @@ def elu_plus_one(x):
     the unused branch), in float32 for float16/bfloat16 inputs, and clamped to the smallest
     positive normal number of the output dtype, so a feature never rounds to zero.
 
-    Derived in chapter 6.
+    Derived in chapter 7.
 
     Parameters
     ----------
@@ -124,7 +124,7 @@ def relu_features(x):
     Non-negative, but a row can be all zeros, so a linear-attention normaliser built from it
     can vanish (which is why linear attention adds a small ``eps``).
 
-    Derived in chapter 6.
+    Derived in chapter 7.
 
     Parameters
     ----------
@@ -156,7 +156,7 @@ def taylor_features(x):
 
     the first three terms of :math:`\exp(x\cdot y)`.
 
-    Derived in chapter 6.
+    Derived in chapter 7.
 
     Parameters
     ----------
@@ -244,7 +244,7 @@ def sample_projection(num_features, dim, *, kind="iid", seed=None, generator=Non
     weight :math:`1/m`, so feature averages stay unbiased, and their variance falls much
     faster than :math:`1/m` for smooth integrands such as :math:`\cos(\omega t)`.
 
-    Derived in chapter 7.
+    Derived in chapter 8.
 
     Parameters
     ----------
@@ -342,7 +342,7 @@ def random_fourier_features(x, projection, *, bandwidth=1.0):
     :math:`\mathbb E[\phi(x)\cdot\phi(y)] = \exp(-\|x-y\|^2/(2\sigma^2))`. The estimate is a
     mean of cosines and can be negative.
 
-    Derived in chapter 7.
+    Derived in chapter 8.
 
     Parameters
     ----------
@@ -409,7 +409,7 @@ def positive_random_features(x, projection, *, stabilizer=None):
     :math:`\phi(x) = \exp(\Omega x - \|x\|^2/2)/\sqrt m`: every feature is positive and
     :math:`\mathbb E[\phi(x)\cdot\phi(y)] = \exp(x\cdot y)` for Gaussian rows of :math:`\Omega`.
 
-    Derived in chapter 7.
+    Derived in chapter 8.
 
     Parameters
     ----------
@@ -448,7 +448,7 @@ def trigonometric_random_features(x, projection, *, stabilizer=None):
     :math:`\phi(x) = \exp(\|x\|^2/2)\,[\cos(\Omega x),\ \sin(\Omega x)]/\sqrt m`, unbiased for
     :math:`\exp(x\cdot y)` but not positive, so normalised sums of it can misbehave.
 
-    Derived in chapter 7.
+    Derived in chapter 8.
 
     Parameters
     ----------
@@ -485,7 +485,7 @@ def hyperbolic_random_features(x, projection, *, stabilizer=None):
     unbiased, and the pairing of :math:`\omega` with :math:`-\omega` (antithetic samples)
     lowers the variance (Choromanski et al. 2021).
 
-    Derived in chapter 7.
+    Derived in chapter 8.
 
     Parameters
     ----------

@@ -1,8 +1,8 @@
 """Linear attention: attention whose kernel factorises, K(q, k) = phi(q) . phi(k).
 
 out_i = phi(q_i)^T S / phi(q_i)^T z with S = sum_j phi(k_j) v_j^T and z = sum_j phi(k_j):
-computing S once makes attention O(n) instead of O(n^2) (chapter 6); summing only over
-j <= i turns it into an RNN with a fixed-size state (chapter 8). Every form also takes
+computing S once makes attention O(n) instead of O(n^2) (chapter 7); summing only over
+j <= i turns it into an RNN with a fixed-size state (chapter 9). Every form also takes
 per-key log-offsets c_j (key j's features scaled by exp(c_j)), which is how FAVOR+ keeps
 its positive features finite (:mod:`lenakernel.favor`).
 """
@@ -220,7 +220,7 @@ def linear_attention(q, k, v, *, feature_map="elu+1", causal=False, method="chun
     products are reassociated, :math:`\phi(Q)\,(\phi(K)^\top V)`, which costs
     :math:`O(n D d_v)` instead of :math:`O(n^2 D)`.
 
-    Derived in chapter 6 (non-causal) and chapter 8 (causal forms).
+    Derived in chapter 7 (non-causal) and chapter 9 (causal forms).
 
     Parameters
     ----------
@@ -322,7 +322,7 @@ class LinearAttentionState:
     :math:`z_t = \sum_{j\le t}\phi(k_j)`; its size does not grow with the position.
     Stepping through a sequence reproduces ``linear_attention(..., causal=True)``.
 
-    Derived in chapter 8.
+    Derived in chapter 9.
 
     Parameters
     ----------

@@ -61,7 +61,7 @@ def multi_head_attention(x_query, x_context, *, w_query, w_key, w_value, w_out, 
     with ``bias=False``, whose packed weights hold ``W_Q^h`` in rows
     ``h*d_head:(h+1)*d_head`` and ``W_O^h`` in the same columns of the output projection.
 
-    Derived in the layer chapter.
+    Derived in chapter 6.
 
     Parameters
     ----------

@@ -4,7 +4,7 @@ Rotary embeddings rotate queries and keys by their positions, giving the log-ker
 ``q^T R_{j-i} k / sqrt(d)``, a function of the offset only; ALiBi adds ``-slope |i - j|``
 to the log-kernel, a distance kernel in position. Both log-kernels read a token's
 position from its last column (:func:`with_positions`), so they plug into
-:func:`lenakernel.kernel_smoother` as ``kernel=``.
+:func:`lenakernel.kernel_smoother` as ``log_kernel=``.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def rotary_embedding(x, positions, *, base=10000.0):
     ``(R_s q) . (R_t k) = q^T R_{t - s} k`` depends on the positions only through the
     offset ``t - s``.
 
-    Derived in the layer chapter.
+    Derived in chapter 6.
 
     Parameters
     ----------
@@ -95,7 +95,7 @@ def with_positions(x, positions=None):
     a smoother that processes queries in blocks, or a causal one, always knows where
     each token sits.
 
-    Derived in the layer chapter.
+    Derived in chapter 6.
 
     Parameters
     ----------
@@ -116,7 +116,7 @@ def with_positions(x, positions=None):
      [1. 1.]
      [1. 2.]]
     """
-    tensors, restore = as_tensors(x=x, positions=positions)
+    tensors, restore = as_tensors(x=x, positions=positions, optional=("positions",))
     x, positions = tensors["x"], tensors["positions"]
     _v.check_min_ndim(x, "x", 2, "(..., n, d)")
     n = x.shape[-2]
@@ -143,9 +143,9 @@ def rotary_log_kernel(q, k, *, scale=None, base=10000.0):
     The exponential dot-product kernel of chapter 2 evaluated on rotated queries and
     keys (:func:`rotary_embedding` then :func:`lenakernel.exp_dot_log_kernel`). It
     depends on the positions only through the offset: a shift of every position leaves
-    it unchanged. Pass it to :func:`lenakernel.kernel_smoother` as ``kernel=``.
+    it unchanged. Pass it to :func:`lenakernel.kernel_smoother` as ``log_kernel=``.
 
-    Derived in the layer chapter.
+    Derived in chapter 6.
 
     Parameters
     ----------
@@ -192,10 +192,10 @@ def alibi_log_kernel(q, k, *, slope, scale=None):
 
     Content kernel times a distance kernel in position, ``exp(-slope |t_i - t_j|)``
     (Press et al.): the product-kernel view of Tsai et al. Pass it to
-    :func:`lenakernel.kernel_smoother` as ``kernel=`` (with ``causal=True`` for a
+    :func:`lenakernel.kernel_smoother` as ``log_kernel=`` (with ``causal=True`` for a
     language model).
 
-    Derived in the layer chapter.
+    Derived in chapter 6.
 
     Parameters
     ----------
@@ -238,7 +238,7 @@ def alibi_slopes(num_heads):
     A geometric sequence, so the heads' position kernels range from nearly flat
     (long memory) to sharply local.
 
-    Derived in the layer chapter.
+    Derived in chapter 6.
 
     Parameters
     ----------

@@ -2,7 +2,7 @@
 
 exp(-||x - x'||^2 / (2 h^2)) = E[phi(x) . phi(x')] with phi(x) = [cos(W x / h), sin(W x / h)]
 / sqrt(s) (Rahimi and Recht, 2007), so the smoother is non-causal linear attention with the
-feature map phi: O((n + m) s) instead of O(n m) (chapter 7).
+feature map phi: O((n + m) s) instead of O(n m) (chapter 8).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def rff_nadaraya_watson(x_train, y_train, x_query, *, bandwidth, num_features, s
     the denominator is itself an estimate: where the query sits far from the data it can be
     near zero or negative and the prediction unreliable. More features shrink the error.
 
-    Derived in chapter 7.
+    Derived in chapter 8.
 
     Parameters
     ----------
@@ -89,7 +89,7 @@ def rff_nadaraya_watson(x_train, y_train, x_query, *, bandwidth, num_features, s
         angles = points * directions.T if points.shape[1] == 1 else points @ directions.T
         return torch.cos(angles), torch.sin(angles)
 
-    # The identity of chapter 7: linear attention with random Fourier features (and no eps).
+    # The identity of chapter 8: linear attention with random Fourier features (and no eps).
     num, den = _noncausal_in_blocks(phi, xq2, x2, y2, rows=max(1, 2**18 // num_features))
     out = num / den
     if not bool(torch.isfinite(out).all()):  # the data are finite: the angles or the estimate failed

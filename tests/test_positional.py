@@ -39,7 +39,7 @@ def test_rotary_smoother_is_attention_on_rotated_vectors():
     q, k, v = rng.standard_normal((5, 6)), rng.standard_normal((9, 6)), rng.standard_normal((9, 2))
     pq, pk = np.arange(4.0, 9.0), np.arange(9.0)
     out = lk.kernel_smoother(lk.with_positions(q, pq), lk.with_positions(k, pk), v,
-                             kernel=lk.rotary_log_kernel, causal=True)
+                             log_kernel=lk.rotary_log_kernel, causal=True)
     expected = lk.softmax_attention(lk.rotary_embedding(q, pq), lk.rotary_embedding(k, pk), v, causal=True)
     np.testing.assert_allclose(out, expected, atol=1e-12)
 
@@ -56,7 +56,7 @@ def test_causal_alibi_without_content_is_a_moving_average():
     gamma, n = 0.8, 7
     values = np.random.default_rng(4).standard_normal((n, 1))
     x = lk.with_positions(np.zeros((n, 1)))
-    out = lk.kernel_smoother(x, x, values, kernel=lk.alibi_log_kernel, slope=-math.log(gamma), causal=True)
+    out = lk.kernel_smoother(x, x, values, log_kernel=lk.alibi_log_kernel, slope=-math.log(gamma), causal=True)
     numerator, denominator, expected = 0.0, 0.0, []
     for value in values[:, 0]:
         numerator, denominator = gamma * numerator + value, gamma * denominator + 1
@@ -112,7 +112,7 @@ def test_property_alibi_weights_decay_with_distance_for_equal_content(seed, slop
     rng = np.random.default_rng(seed)
     content = np.tile(rng.standard_normal(3), (6, 1))  # every token has the same content
     x = lk.with_positions(content)
-    _, w = lk.kernel_smoother(x, x, np.zeros((6, 1)), kernel=lk.alibi_log_kernel, slope=slope,
+    _, w = lk.kernel_smoother(x, x, np.zeros((6, 1)), log_kernel=lk.alibi_log_kernel, slope=slope,
                               causal=True, return_weights=True)
     last = w[-1]  # the last query: weights over keys 0..5 grow towards the query
     assert np.all(np.diff(last) >= -1e-12)

@@ -475,7 +475,7 @@ def causality_probe(inputs: dict, *, cuts=None, seed: int = 0) -> Probe:
             hint=("output t may use positions 0..t only, down to the last bit: build each prefix from "
                   "earlier positions only (an exclusive cumulative sum), never a whole-sequence sum "
                   "minus its later part, a stabiliser over all positions, or a mask that lets j > i in"),
-            note="the causality probe of chapter 8: every cut t of the sequence, future changed",
+            note="the causality probe of chapter 9: every cut t of the sequence, future changed",
             inputs=inputs)
 
     return Probe("causality (bit-exact)", run)

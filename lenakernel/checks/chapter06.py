@@ -1,4 +1,4 @@
-"""Checkers for chapter 6's exercises: linear attention and the exact Taylor feature map."""
+"""Checkers for chapter 7's exercises: linear attention and the exact Taylor feature map."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Checkers for chapter 7's exercises: random feature maps written by hand."""
+"""Checkers for chapter 8's exercises: random feature maps written by hand."""
 
 from __future__ import annotations
 

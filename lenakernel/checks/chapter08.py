@@ -1,4 +1,4 @@
-"""Checkers for chapter 8's exercises: causal linear attention, recurrent and chunked."""
+"""Checkers for chapter 9's exercises: causal linear attention, recurrent and chunked."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""Checkers for chapter 9's exercises: testing positive semi-definiteness, and the
+"""Checkers for chapter 10's exercises: testing positive semi-definiteness, and the
 smallest value of a quadratic form (which only sees a matrix's symmetric part).
 
-Used in chapter 9, "Where the analogy breaks".
+Used in chapter 10, "Where the analogy breaks".
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ def check_is_psd(is_psd) -> bool:
     symmetric matrices with positive entries but a negative eigenvalue, and all zeros.
     Allowed from lenakernel: nothing (NumPy only). Checks values only.
 
-    Used in chapter 9.
+    Used in chapter 10.
 
     Parameters
     ----------
@@ -148,7 +148,7 @@ def check_min_quadratic_form(min_quadratic_form) -> bool:
     matrix (rows sum to 1); a symmetric Gram matrix. Allowed from lenakernel: nothing
     (NumPy only). Checks values only.
 
-    Used in chapter 9.
+    Used in chapter 10.
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""Checkers for the layer chapter's exercises (from one head to a layer)."""
+"""Checkers for chapter 6's exercises (from one head to a layer)."""
 
 from __future__ import annotations
 
