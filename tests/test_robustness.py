@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 import lenakernel as lk
 
-ROBUST = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+ROBUST = settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 
 # Bad values by the kind of argument; each must be refused with an error naming it.
 BAD_WIDTHS = [0.0, -1.0, math.nan, math.inf, None, "1", 1 + 1j, True, np.array([1.0, 2.0])]
