@@ -12,7 +12,7 @@ import math
 
 import torch
 
-from . import _validation as _v
+from . import _validation as V
 from ._backend import as_tensors, positive_scalar_tensor
 from .feature_maps import _as_projection, _positive_exponent
 from .linear import _check_options, _check_qkv, _empty_context, _forms
@@ -87,7 +87,7 @@ def favor_attention(q, k, v, *, projection, scale=None, causal=False, method="ch
     chunk_size = _check_options(causal, method, chunk_size)
     _check_qkv(q, k, v, causal)
     out_dtype = q.dtype
-    work = _v.compute_dtype(q)
+    work = V.compute_dtype(q)
     q, k, v = q.to(work), k.to(work), v.to(work)
     omega = _as_projection(projection, q, work)
     if scale is None:
