@@ -99,7 +99,7 @@ def exp_dot_log_kernel(q, k, *, scale=None):
     q, k = tensors["q"], tensors["k"]
     _check_qk(q, k)
     V.check_all_finite(q=q, k=k)
-    return restore(_dot_scores(q, k) * _default_scale(scale, q))
+    return restore(_dot_scores(q * _default_scale(scale, q), k))
 
 
 def gaussian_log_kernel(q, k, *, bandwidth):

@@ -218,7 +218,7 @@ def _apply_feature_map(phi, x: torch.Tensor, name: str) -> torch.Tensor:
 def _seed_or_generator(seed, generator, function):
     """The generator for ``seed`` (int, torch or NumPy generator); ``generator=`` is its old name."""
     if generator is not None:
-        renamed_argument(function, "generator", "seed")
+        renamed_argument(function, "generator", "seed", stacklevel=4)
         if seed is not None:
             raise ValueError(f"give `seed` only (an int or a generator); got seed={seed!r} and generator too.")
         seed = generator
