@@ -468,13 +468,15 @@ def softmax_attention(q, k, v, *, scale=None, mask=None, causal=False, return_we
                                return_weights=True)
     causal = V.check_flag(causal, "causal")
     q, k, v, mask, _, restore, dtype = _prepare(q, k, v, mask, None)
-    scale_tensor = _default_scale(scale, q)
-    if _fused_kernel_applies(q, k, v, mask, causal, scale_tensor):
-        out = _fused_softmax_attention(q, k, v, mask, float(scale_tensor))
-    else:
-        out = _smooth(q, k, v, *_exp_dot(scale_tensor), mask=mask, causal=causal,
-                      log_key_weights=None, return_weights=False)
-    return _finish(out, dtype, restore)
+    return _finish(_softmax_attention(q, k, v, _default_scale(scale, q), mask=mask, causal=causal), dtype, restore)
+
+
+def _softmax_attention(q, k, v, scale, *, mask=None, causal=False, return_weights=False):
+    """:func:`softmax_attention` on checked tensors (no validation), for the package's own reuse."""
+    if not return_weights and _fused_kernel_applies(q, k, v, mask, causal, scale):
+        return _fused_softmax_attention(q, k, v, mask, float(scale))
+    return _smooth(q, k, v, *_exp_dot(scale), mask=mask, causal=causal, log_key_weights=None,
+                   return_weights=return_weights)
 
 
 def _fused_kernel_applies(q, k, v, mask, causal, scale):
