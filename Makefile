@@ -67,7 +67,7 @@ assignments: reader
 	$(PY) scripts/make_otter.py $(READER_CHAPTERS)
 
 bench: $(STAMP)
-	$(PY) benchmarks/run.py $(if $(DEVICE),--device $(DEVICE),)
+	$(PY) -m benchmarks.run $(if $(DEVICE),--device $(DEVICE),)
 
 # Release tools live apart from the book's environment (see requirements-release.txt).
 RELEASE_VENV := _build/release-venv
