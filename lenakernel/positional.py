@@ -81,7 +81,8 @@ def rotary_embedding(x, positions, *, base=10000.0):
     Raises
     ------
     ValueError
-        If ``d`` is odd, ``positions`` does not have one entry per token, or ``base`` <= 0.
+        If ``d`` is odd, ``positions`` does not have one entry per token, an input is not
+        finite, ``base`` <= 0, or ``base`` is so small that an angle overflows.
 
     Examples
     --------
@@ -117,6 +118,11 @@ def with_positions(x, positions=None):
     Returns
     -------
     array of shape (..., n, d + 1)
+
+    Raises
+    ------
+    ValueError
+        If ``positions`` does not have one entry per token or an input is not finite.
 
     Examples
     --------
@@ -191,6 +197,13 @@ def rotary_log_kernel(q, k, *, scale=None, base=10000.0):
     Returns
     -------
     array of shape (..., m, n)
+        Values beyond the float range (a huge ``scale``) are set to the largest float.
+
+    Raises
+    ------
+    ValueError
+        If ``q``, ``k`` lack a content column, their content size is odd, or an input
+        is not finite.
 
     Examples
     --------
@@ -247,7 +260,8 @@ def alibi_log_kernel(q, k, *, slope, scale=None):
     Raises
     ------
     ValueError
-        If ``slope`` is negative or not finite, or ``q``, ``k`` lack a content column.
+        If ``slope`` is negative or not finite, ``q``, ``k`` lack a content column, or
+        an input is not finite.
 
     Examples
     --------
