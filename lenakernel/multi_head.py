@@ -44,9 +44,12 @@ def _with_head_axis(mask):
     """Insert the head axis in front of a mask's (m, n) axes, for NumPy or torch."""
     if mask is None:
         return None
-    if isinstance(mask, torch.Tensor):
-        return mask.unsqueeze(-3)
-    return np.asarray(mask)[..., None, :, :]
+    if not isinstance(mask, torch.Tensor):
+        mask = np.asarray(mask)
+    if mask.ndim < 2:
+        raise ValueError(f"`mask` must have shape (..., m, n), one row per query; "
+                         f"got shape {tuple(mask.shape)}.")
+    return mask.unsqueeze(-3) if isinstance(mask, torch.Tensor) else mask[..., None, :, :]
 
 
 def multi_head_attention(x_query, x_context, *, w_query, w_key, w_value, w_out, mask=None,

@@ -27,14 +27,30 @@ def _check_base(base):
 
 
 def _rotate(x, positions, base):
-    # Coordinates (2k, 2k+1) turn by the angle position * base^(-2k/d).
+    # Coordinates (2k, 2k+1) turn by the angle position * base^(-2k/d). The angles are
+    # computed in float64 (base^(-2k/d) overflows float16 already for base = 1e-8), then
+    # the rotation runs in the compute dtype and comes back in x's dtype.
     d = x.shape[-1]
-    frequencies = base ** (-torch.arange(0, d, 2, dtype=x.dtype, device=x.device) / d)
-    angles = positions[..., None] * frequencies  # (..., n, d/2)
-    cos, sin = torch.cos(angles), torch.sin(angles)
-    even, odd = x[..., 0::2], x[..., 1::2]
+    exponents = torch.arange(0, d, 2, dtype=torch.float64, device=x.device) / d
+    frequencies = torch.exp(-exponents * math.log(base))
+    angles = positions.to(torch.float64)[..., None] * frequencies  # (..., n, d/2)
+    if not bool(torch.isfinite(angles).all()):
+        raise ValueError(f"`base` = {base!r} and `positions` give rotation angles beyond the float "
+                         f"range (position * base^(-2k/d) overflows); use a larger `base`.")
+    compute = _v.compute_dtype(x)
+    cos, sin = torch.cos(angles).to(compute), torch.sin(angles).to(compute)
+    even, odd = x[..., 0::2].to(compute), x[..., 1::2].to(compute)
     rotated = torch.stack([even * cos - odd * sin, even * sin + odd * cos], dim=-1)
-    return rotated.flatten(-2)
+    return rotated.flatten(-2).to(x.dtype)
+
+
+def _check_rotary(x, positions, x_name, positions_name):
+    _v.check_min_ndim(x, x_name, 2, "(..., n, d)")
+    if x.shape[-1] % 2:
+        raise ValueError(f"`{x_name}` must have an even feature size d (coordinates turn in pairs); "
+                         f"got d = {x.shape[-1]} (shape {tuple(x.shape)}).")
+    _v.check_min_ndim(positions, positions_name, 1, "(n,) or (..., n)")
+    _v.check_same_size(positions, positions_name, -1, x, x_name, -2, "number of tokens n")
 
 
 def rotary_embedding(x, positions, *, base=10000.0):
@@ -65,7 +81,8 @@ def rotary_embedding(x, positions, *, base=10000.0):
     Raises
     ------
     ValueError
-        If ``d`` is odd, ``positions`` does not have one entry per token, or ``base`` <= 0.
+        If ``d`` is odd, ``positions`` does not have one entry per token, an input is not
+        finite, ``base`` <= 0, or ``base`` is so small that an angle overflows.
 
     Examples
     --------
@@ -77,14 +94,8 @@ def rotary_embedding(x, positions, *, base=10000.0):
     """
     tensors, restore = as_tensors(x=x, positions=positions)
     x, positions = tensors["x"], tensors["positions"]
-    _v.check_min_ndim(x, "x", 2, "(..., n, d)")
-    if x.shape[-1] % 2:
-        raise ValueError(f"`x` must have an even feature size d (coordinates turn in pairs); "
-                         f"got d = {x.shape[-1]} (shape {tuple(x.shape)}).")
-    _v.check_min_ndim(positions, "positions", 1, "(n,) or (..., n)")
-    _v.check_same_size(positions, "positions", -1, x, "x", -2, "number of tokens n")
-    _v.check_finite(x, "x")
-    _v.check_finite(positions, "positions")
+    _check_rotary(x, positions, "x", "positions")
+    _v.check_all_finite(x=x, positions=positions)
     return restore(_rotate(x, positions, _check_base(base)))
 
 
@@ -108,6 +119,11 @@ def with_positions(x, positions=None):
     -------
     array of shape (..., n, d + 1)
 
+    Raises
+    ------
+    ValueError
+        If ``positions`` does not have one entry per token or an input is not finite.
+
     Examples
     --------
     >>> import numpy as np
@@ -125,6 +141,7 @@ def with_positions(x, positions=None):
     else:
         _v.check_min_ndim(positions, "positions", 1, "(n,) or (..., n)")
         _v.check_same_size(positions, "positions", -1, x, "x", -2, "number of tokens n")
+    _v.check_all_finite(x=x, positions=positions)
     shape = torch.broadcast_shapes(x.shape[:-1], positions.shape)
     column = positions.expand(shape)[..., None]
     return restore(torch.cat([x.expand(*shape, x.shape[-1]), column], dim=-1))
@@ -135,6 +152,25 @@ def _split(t, name):
         raise ValueError(f"`{name}` must have shape (..., tokens, d + 1): content in the first d >= 1 "
                          f"columns, position in the last (see with_positions); got shape {tuple(t.shape)}.")
     return t[..., :-1], t[..., -1]
+
+
+def _split_pair(q, k):
+    """Content and positions of queries and keys, checked here so errors name ``q`` and ``k``."""
+    (q_content, q_positions), (k_content, k_positions) = _split(q, "q"), _split(k, "k")
+    _v.check_same_size(q, "q", -1, k, "k", -1, "size d + 1 (content and position, last axis)")
+    _v.check_all_finite(q=q, k=k)
+    compute = _v.compute_dtype(q)
+    return q_content.to(compute), q_positions.to(compute), k_content.to(compute), k_positions.to(compute)
+
+
+def _below_overflow(log_kernel, dtype):
+    """``log_kernel`` in ``dtype``, with values above its range set to its largest number.
+
+    A huge ``scale`` (or float16) can push ``scale * q . k`` past the float range; +inf
+    would make the softmax weights NaN, while the largest finite number gives the limit
+    (all weight on the largest scores). -inf stays: it is a kernel value of 0.
+    """
+    return log_kernel.clamp(max=torch.finfo(dtype).max).to(dtype)
 
 
 def rotary_log_kernel(q, k, *, scale=None, base=10000.0):
@@ -161,6 +197,13 @@ def rotary_log_kernel(q, k, *, scale=None, base=10000.0):
     Returns
     -------
     array of shape (..., m, n)
+        Values beyond the float range (a huge ``scale``) are set to the largest float.
+
+    Raises
+    ------
+    ValueError
+        If ``q``, ``k`` lack a content column, their content size is odd, or an input
+        is not finite.
 
     Examples
     --------
@@ -171,10 +214,12 @@ def rotary_log_kernel(q, k, *, scale=None, base=10000.0):
     [[ 1. -1.]]
     """
     tensors, restore = as_tensors(q=q, k=k)
-    (q_content, q_positions), (k_content, k_positions) = _split(tensors["q"], "q"), _split(tensors["k"], "k")
+    q_content, q_positions, k_content, k_positions = _split_pair(tensors["q"], tensors["k"])
+    _check_rotary(q_content, q_positions, "q", "q")
     base = _check_base(base)
-    return restore(exp_dot_log_kernel(rotary_embedding(q_content, q_positions, base=base),
-                                      rotary_embedding(k_content, k_positions, base=base), scale=scale))
+    log_kernel = exp_dot_log_kernel(rotary_embedding(q_content, q_positions, base=base),
+                                    rotary_embedding(k_content, k_positions, base=base), scale=scale)
+    return restore(_below_overflow(log_kernel, tensors["q"].dtype))
 
 
 def _check_slope(slope):
@@ -215,7 +260,8 @@ def alibi_log_kernel(q, k, *, slope, scale=None):
     Raises
     ------
     ValueError
-        If ``slope`` is negative or not finite, or ``q``, ``k`` lack a content column.
+        If ``slope`` is negative or not finite, ``q``, ``k`` lack a content column, or
+        an input is not finite.
 
     Examples
     --------
@@ -226,10 +272,11 @@ def alibi_log_kernel(q, k, *, slope, scale=None):
     """
     slope = _check_slope(slope)
     tensors, restore = as_tensors(q=q, k=k)
-    (q_content, q_positions), (k_content, k_positions) = _split(tensors["q"], "q"), _split(tensors["k"], "k")
-    content = exp_dot_log_kernel(q_content, k_content, scale=scale)
+    q_content, q_positions, k_content, k_positions = _split_pair(tensors["q"], tensors["k"])
+    dtype = tensors["q"].dtype
+    content = _below_overflow(exp_dot_log_kernel(q_content, k_content, scale=scale), dtype).to(q_content.dtype)
     distance = (q_positions[..., :, None] - k_positions[..., None, :]).abs()
-    return restore(content - slope * distance)
+    return restore((content - slope * distance).to(dtype))
 
 
 def alibi_slopes(num_heads):

@@ -108,3 +108,11 @@ def test_property_one_head_each_is_the_sum(seed, heads, d_head, n, m):
                                         **{name: value[c:c + 1] for name, value in w.items()})
                 for c in range(heads))
     np.testing.assert_allclose(total, alone, atol=1e-10)
+
+
+@pytest.mark.parametrize("mask, error", [(np.ones(4, dtype=bool), ValueError), (np.ones((4, 4)), TypeError),
+                                         (torch.tensor(True), ValueError)])
+def test_bad_mask_names_the_argument(mask, error):
+    x, w = np.zeros((4, 3)), np.zeros((2, 3, 3))
+    with pytest.raises(error, match="`mask`"):
+        lk.multi_head_attention(x, x, w_query=w, w_key=w, w_value=w, w_out=w, mask=mask)

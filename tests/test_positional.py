@@ -87,6 +87,14 @@ def test_alibi_slopes():
     (lambda: lk.alibi_log_kernel(np.zeros((3, 2)), np.zeros((3, 2)), slope=-1.0), ValueError, "`slope`"),
     (lambda: lk.alibi_log_kernel(np.zeros((3, 1)), np.zeros((3, 1)), slope=1.0), ValueError, "`q` must have"),
     (lambda: lk.alibi_log_kernel(np.zeros((3, 2)), np.zeros((3, 2)), slope="big"), TypeError, "`slope`"),
+    (lambda: lk.rotary_log_kernel(np.zeros((3, 4)), np.zeros((3, 4))), ValueError, "`q` must have an even"),
+    (lambda: lk.rotary_log_kernel(np.full((3, 3), np.nan), np.zeros((3, 3))), ValueError, "`q` contains NaN"),
+    (lambda: lk.alibi_log_kernel(np.zeros((3, 2)), np.array([[0.0, np.nan]] * 3), slope=1.0), ValueError,
+     "`k` contains NaN"),
+    (lambda: lk.with_positions(np.zeros((3, 2)), np.array([0.0, np.inf, 2.0])), ValueError,
+     "`positions` contains NaN"),
+    (lambda: lk.with_positions(np.full((3, 2), np.nan)), ValueError, "`x` contains NaN"),
+    (lambda: lk.rotary_embedding(np.zeros((2, 8)), np.array([0.0, 1e100]), base=1e-300), ValueError, "`base`"),
 ])
 def test_bad_input_names_the_argument(call, error, message):
     with pytest.raises(error, match=message):
@@ -117,3 +125,22 @@ def test_property_alibi_weights_decay_with_distance_for_equal_content(seed, slop
     last = w[-1]  # the last query: weights over keys 0..5 grow towards the query
     assert np.all(np.diff(last) >= -1e-12)
     np.testing.assert_allclose(last[1:] / last[:-1], np.exp(slope), rtol=1e-9)
+
+
+def test_float16_and_tiny_base_give_finite_rotations():
+    rng = np.random.default_rng(0)
+    x, positions = rng.normal(size=(3, 6)), np.array([0.0, 1.0, -2.0])
+    for base in (1e-8, 1.5, 1e4):
+        exact = lk.rotary_embedding(x, positions, base=base)
+        half = lk.rotary_embedding(x.astype(np.float16), positions.astype(np.float16), base=base)
+        assert half.dtype == np.float16 and np.isfinite(half).all()
+        np.testing.assert_allclose(half, exact, atol=0.02)
+
+
+def test_huge_scale_gives_the_largest_float_not_infinity():
+    q = lk.with_positions(np.ones((2, 2), dtype=np.float16))
+    alibi = lk.alibi_log_kernel(q, q, slope=0.0, scale=1e8)
+    rotary = lk.rotary_log_kernel(q, q, scale=1e8)
+    for log_kernel in (alibi, rotary):
+        assert log_kernel.dtype == np.float16 and not np.isposinf(log_kernel).any()
+    assert (alibi == np.finfo(np.float16).max).all()

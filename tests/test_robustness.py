@@ -239,6 +239,41 @@ def _train(steps, lr, seed, loss_scale):
     return lk.train(model, loss_fn, steps=steps, lr=lr, seed=seed, progress=False)
 
 
+# ------------------------------------------------- the layer chapter: heads and positions
+
+def _multi_head_good(data, kind):
+    b, m, n, d_model = _sizes(data, 1, 2), _sizes(data, 0, 4), _sizes(data, 0, 4), _sizes(data, 1, 3)
+    heads, d_head, d_v, d_out = _sizes(data, 1, 3), _sizes(data, 1, 2), _sizes(data, 1, 2), _sizes(data, 1, 3)
+    return {"x_query": _array(data, kind, (b, m, d_model), 2), "x_context": _array(data, kind, (b, n, d_model), 2),
+            "w_query": _array(data, kind, (heads, d_head, d_model)), "w_key": _array(data, kind, (heads, d_head, d_model)),
+            "w_value": _array(data, kind, (heads, d_v, d_model)), "w_out": _array(data, kind, (heads, d_out, d_v)),
+            "mask": None, "causal": data.draw(st.booleans()), "return_weights": data.draw(st.booleans())}
+
+
+def _multi_head_shape(kw):
+    out = _rows(kw, "x_query")[:-1] + _rows(kw, "w_out")[1:2]
+    weights = _rows(kw, "x_query")[:-2] + _rows(kw, "w_query")[:1] + _rows(kw, "x_query")[-2:-1] \
+        + _rows(kw, "x_context")[-2:-1]
+    return [out] + ([weights] if kw["return_weights"] else [])
+
+
+def _tokens(data, kind, rows, half_d, batch=()):
+    """Token contents of even size 2 * half_d (rotary turns coordinates in pairs)."""
+    return _array(data, kind, (*batch, rows, 2 * half_d), 2)
+
+
+def _positioned(data, kind):
+    """Queries and keys with their positions in the last column (with_positions)."""
+    m, n, half_d = _sizes(data, 0, 4), _sizes(data, 0, 4), _sizes(data, 1, 2)
+    q = lk.with_positions(_tokens(data, kind, m, half_d), _array(data, kind, (m,), 5))
+    k = lk.with_positions(_tokens(data, kind, n, half_d), _array(data, kind, (n,), 5))
+    return {"q": q, "k": k}
+
+
+def _pair_shape(kw):
+    return _rows(kw, "q")[:-1] + _rows(kw, "k")[-2:-1]
+
+
 SPECS = [
     *(_kernel_spec(name) for name in ("gaussian", "epanechnikov", "triangular", "boxcar")),
     Spec("nadaraya_watson", lambda **kw: lk.nadaraya_watson(**kw),
@@ -365,6 +400,33 @@ SPECS = [
          {"x_train": "array", "y_train": "array", "x_query": "array", "bandwidth": "width", "num_features": "int"}, extreme_may_refuse=True),
     *(_mse_spec(name) for name in ("positive_features_mse", "trigonometric_features_mse", "hyperbolic_features_mse",
                                    "fourier_features_mse")),
+    Spec("multi_head_attention", lambda **kw: lk.multi_head_attention(**kw), _multi_head_good,
+         {"x_query": "array", "x_context": "array", "w_query": "array", "w_key": "array", "w_value": "array",
+          "w_out": "array", "mask": "array", "causal": "flag", "return_weights": "flag"},
+         shape=_multi_head_shape, optional_arrays={"mask"}),
+    Spec("rotary_embedding", lambda **kw: lk.rotary_embedding(**kw),
+         lambda data, kind: (lambda n: {"x": _tokens(data, kind, n, _sizes(data, 1, 3), (_sizes(data, 1, 2),)),
+                                        "positions": _array(data, kind, (n,), 5), "base": _width(data, 1.5, 1e4)})(
+             _sizes(data, 0, 4)),
+         {"x": "array", "positions": "array", "base": "width"}, shape=lambda kw: _rows(kw, "x"),
+         extreme_may_refuse=True),
+    Spec("with_positions", lambda **kw: lk.with_positions(**kw),
+         lambda data, kind: (lambda n: {"x": _array(data, kind, (_sizes(data, 1, 2), n, _sizes(data, 1, 3))),
+                                        "positions": _array(data, kind, (n,), 5)})(
+             _sizes(data, 0, 4)),
+         {"x": "array", "positions": "array"}, shape=lambda kw: _rows(kw, "x")[:-1] + (_rows(kw, "x")[-1] + 1,),
+         optional_arrays={"positions"}),
+    Spec("rotary_log_kernel", lambda **kw: lk.rotary_log_kernel(**kw),
+         lambda data, kind: {**_positioned(data, kind), "scale": _width(data), "base": _width(data, 1.5, 1e4)},
+         {"q": "array", "k": "array", "scale": "width", "base": "width"}, shape=_pair_shape, log_values=True,
+         optional_widths={"scale"}, extreme_may_refuse=True),
+    Spec("alibi_log_kernel", lambda **kw: lk.alibi_log_kernel(**kw),
+         lambda data, kind: {**_positioned(data, kind), "scale": _width(data),
+                             "slope": data.draw(st.sampled_from([0.0, 0.5, 2.0, 1e8]))},
+         {"q": "array", "k": "array", "scale": "width"}, shape=_pair_shape, log_values=True,
+         optional_widths={"scale"}),
+    Spec("alibi_slopes", lambda **kw: lk.alibi_slopes(**kw), lambda data, kind: {"num_heads": _sizes(data, 1, 16)},
+         {"num_heads": "int"}, shape=lambda kw: (kw["num_heads"],)),
 ]
 
 
