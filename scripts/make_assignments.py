@@ -34,7 +34,7 @@ from pathlib import Path
 import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_reader_editions import BOOK_URL  # noqa: E402  (the published book's address)
+from make_reader_editions import BOOK_URL, write_each  # noqa: E402  (the book's address)
 
 DEFAULT_OUT = Path("_build/assignments")
 
@@ -134,19 +134,13 @@ def referenced_files(notebook, folder: Path) -> set[Path]:
 
 def make_assignments(paths, out: Path = DEFAULT_OUT) -> list[Path]:
     """Write the student copies of ``paths`` into ``out``; return the written notebooks."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
+    written = write_each(paths, out, student_copy)
+    # A student copy carries the files its notebook reads.
     for name in paths:
         path = Path(name)
         notebook = nbformat.read(path, as_version=4)
-        copy = student_copy(notebook, path.stem)
-        nbformat.validate(copy)
-        target = out / path.name
-        nbformat.write(copy, target)
-        written.append(target)
         for relative in sorted(referenced_files(notebook, path.parent)):
-            destination = out / relative
+            destination = Path(out) / relative
             destination.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path.parent / relative, destination)
     return written

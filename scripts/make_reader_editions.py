@@ -532,20 +532,25 @@ def _first_code(notebook):
     return next((c for c in notebook.cells if c.cell_type == "code"), None)
 
 
-def make_reader_editions(paths, out: Path = DEFAULT_OUT) -> list[Path]:
-    """Write the reader edition of each notebook in ``paths`` into ``out``."""
+def write_each(paths, out: Path, transform) -> list[Path]:
+    """Write ``transform(notebook, name)`` of each notebook in ``paths`` into ``out``, under
+    the same file name; return the written paths."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name in paths:
         path = Path(name)
-        notebook = nbformat.read(path, as_version=4)
-        edition = reader_edition(notebook, path.stem)
-        nbformat.validate(edition)
+        result = transform(nbformat.read(path, as_version=4), path.stem)
+        nbformat.validate(result)
         target = out / path.name
-        nbformat.write(edition, target)
+        nbformat.write(result, target)
         written.append(target)
     return written
+
+
+def make_reader_editions(paths, out: Path = DEFAULT_OUT) -> list[Path]:
+    """Write the reader edition of each notebook in ``paths`` into ``out``."""
+    return write_each(paths, out, reader_edition)
 
 
 def main(argv=None) -> int:

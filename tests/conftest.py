@@ -24,6 +24,14 @@ def arrays(seed, *shapes, scale=1.0):
     return [scale * rng.standard_normal(shape) for shape in shapes]
 
 
+def sine_data(n=60, seed=0, noise=0.2):
+    """Seeded 1-D regression data: x uniform on [0, 1], y = sin(2 pi x) plus noise."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0, 1, n)
+    y = np.sin(2 * np.pi * x) + noise * rng.standard_normal(n)
+    return x, y
+
+
 def qkv(*shape, d=4, dv=3, seed=0, dtype=torch.float64, scale=1.0):
     """Seeded torch queries, keys (``shape + (d,)``) and values (``shape + (dv,)``)."""
     g = torch.Generator().manual_seed(seed)

@@ -18,15 +18,10 @@ from lenakernel import (
     train,
 )
 
+from tests.conftest import sine_data as _sine_data
+
 SETTINGS = settings(max_examples=30, deadline=None)
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-def _sine_data(n=60, seed=0, noise=0.2):
-    rng = np.random.default_rng(seed)
-    x = rng.uniform(0, 1, n)
-    y = np.sin(2 * np.pi * x) + noise * rng.standard_normal(n)
-    return x, y
 
 
 # ---------------------------------------------------------------------------
