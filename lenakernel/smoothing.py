@@ -109,6 +109,26 @@ def _smooth(x_train, y_train, x_query, log_kernel_sq, bandwidth, *, exclude_self
     return predictions, weights
 
 
+def _kernel_name(kernel):
+    """The registry name of a built-in kernel (given by name or as the function), else None."""
+    from .kernels import KERNELS, get_kernel
+
+    function = get_kernel(kernel)
+    return next((name for name, record in KERNELS.items() if record.function is function), None)
+
+
+# Below this many query-training pairs, all pairs cost less than sorting and searching.
+SORTED_WINDOW_MIN_PAIRS = 2**20
+
+
+def _sorted_windows_pay(x_train, x_query, kernel, exclude_self, return_weights):
+    """Dispatch rule for :mod:`lenakernel.sorted_window`: 1-D inputs, a built-in kernel,
+    predictions only (no weight matrix, no leave-one-out), and at least 2**20 pairs."""
+    one_d = x_train.ndim == 1 or x_train.shape[1] == 1
+    return (one_d and not exclude_self and not return_weights and _kernel_name(kernel) is not None
+            and x_train.shape[0] * x_query.shape[0] >= SORTED_WINDOW_MIN_PAIRS)
+
+
 # ----------------------------------------------------------------------------------
 # Public functions
 # ----------------------------------------------------------------------------------
@@ -201,9 +221,15 @@ def nadaraya_watson(x_train, y_train, x_query, *, kernel="gaussian", bandwidth, 
         )
     dtype, work = xt.dtype, V.compute_dtype(xt)
     h = positive_scalar_tensor(bandwidth, "bandwidth", like=xt.to(work))
-    pred, weights = _smooth(V.as_points(xt, "x_train").to(work), V.as_points(yt, "y_train").to(work),
-                            V.as_points(xq, "x_query").to(work), log_kernel, h, exclude_self=exclude_self,
-                            return_weights=return_weights)
+    if _sorted_windows_pay(xt, xq, kernel, exclude_self, return_weights):
+        from .sorted_window import smooth_sorted_1d
+
+        pred, weights = smooth_sorted_1d(V.as_points(xt, "x_train").to(work), V.as_points(yt, "y_train").to(work),
+                                         V.as_points(xq, "x_query").to(work), _kernel_name(kernel), h), None
+    else:
+        pred, weights = _smooth(V.as_points(xt, "x_train").to(work), V.as_points(yt, "y_train").to(work),
+                                V.as_points(xq, "x_query").to(work), log_kernel, h, exclude_self=exclude_self,
+                                return_weights=return_weights)
     if yt.ndim == 1:
         pred = pred[:, 0]
     if return_weights:
