@@ -109,23 +109,22 @@ def _smooth(x_train, y_train, x_query, log_kernel_sq, bandwidth, *, exclude_self
     return predictions, weights
 
 
-def _kernel_name(kernel):
-    """The registry name of a built-in kernel (given by name or as the function), else None."""
-    from .kernels import KERNELS, get_kernel
+def _kernel_name(log_kernel):
+    """The registry name of the built-in kernel whose ``log_of_squared`` this is, else None."""
+    from .kernels import KERNELS
 
-    function = get_kernel(kernel)
-    return next((name for name, record in KERNELS.items() if record.function is function), None)
+    return next((name for name, record in KERNELS.items() if record.log_of_squared is log_kernel), None)
 
 
 # Below this many query-training pairs, all pairs cost less than sorting and searching.
 SORTED_WINDOW_MIN_PAIRS = 2**20
 
 
-def _sorted_windows_pay(x_train, x_query, kernel, exclude_self, return_weights):
+def _sorted_windows_pay(x_train, x_query, log_kernel, exclude_self, return_weights):
     """Dispatch rule for :mod:`lenakernel.sorted_window`: 1-D inputs, a built-in kernel,
     predictions only (no weight matrix, no leave-one-out), and at least 2**20 pairs."""
     one_d = x_train.ndim == 1 or x_train.shape[1] == 1
-    return (one_d and not exclude_self and not return_weights and _kernel_name(kernel) is not None
+    return (one_d and not exclude_self and not return_weights and _kernel_name(log_kernel) is not None
             and x_train.shape[0] * x_query.shape[0] >= SORTED_WINDOW_MIN_PAIRS)
 
 
@@ -219,22 +218,25 @@ def nadaraya_watson(x_train, y_train, x_query, *, kernel="gaussian", bandwidth, 
             "`exclude_self=True` means query i is training point i, so `x_query` and `x_train` "
             f"must hold the same number (>= 2) of points; got {xq.shape[0]} and {xt.shape[0]}."
         )
+    h = positive_scalar_tensor(bandwidth, "bandwidth", like=xt.to(V.compute_dtype(xt)))
+    return restore(_nadaraya_watson(xt, yt, xq, log_kernel, h, exclude_self, return_weights))
+
+
+def _nadaraya_watson(xt, yt, xq, log_kernel, h, exclude_self=False, return_weights=False):
+    """:func:`nadaraya_watson` on checked tensors (no validation), for the package's own reuse."""
     dtype, work = xt.dtype, V.compute_dtype(xt)
-    h = positive_scalar_tensor(bandwidth, "bandwidth", like=xt.to(work))
-    if _sorted_windows_pay(xt, xq, kernel, exclude_self, return_weights):
+    if _sorted_windows_pay(xt, xq, log_kernel, exclude_self, return_weights):
         from .sorted_window import smooth_sorted_1d
 
         pred, weights = smooth_sorted_1d(V.as_points(xt, "x_train").to(work), V.as_points(yt, "y_train").to(work),
-                                         V.as_points(xq, "x_query").to(work), _kernel_name(kernel), h), None
+                                         V.as_points(xq, "x_query").to(work), _kernel_name(log_kernel), h), None
     else:
         pred, weights = _smooth(V.as_points(xt, "x_train").to(work), V.as_points(yt, "y_train").to(work),
                                 V.as_points(xq, "x_query").to(work), log_kernel, h, exclude_self=exclude_self,
                                 return_weights=return_weights)
     if yt.ndim == 1:
         pred = pred[:, 0]
-    if return_weights:
-        return restore((pred.to(dtype), weights.to(dtype)))
-    return restore(pred.to(dtype))
+    return (pred.to(dtype), weights.to(dtype)) if return_weights else pred.to(dtype)
 
 
 def leave_one_out_predictions(x, y, *, kernel="gaussian", bandwidth):

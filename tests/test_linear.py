@@ -251,3 +251,13 @@ def test_state_fast_path_accepts_large_finite_tokens():
     big = torch.full((2,), 3e38)  # the sum overflows; the tokens are finite
     query = torch.tensor([1.0, 0.0])  # one feature, so the readout itself stays in range
     assert torch.isfinite(state.step(query, query, big)).all()
+
+
+def test_messages_name_the_right_argument():
+    q, k, v = _qkv(4)
+    with pytest.raises(ValueError, match="`q` is empty"):
+        lk.linear_attention(q[:, :0], k[:, :0], v)
+    out = lk.linear_attention(q, k, v, eps=torch.tensor(1e-6, dtype=torch.float64))
+    torch.testing.assert_close(out, lk.linear_attention(q, k, v, eps=1e-6))
+    with pytest.raises(ValueError, match="`eps` must be a finite number >= 0; got -1.0"):
+        lk.linear_attention(q, k, v, eps=torch.tensor(-1.0))

@@ -6,13 +6,17 @@ import torch
 
 import lenakernel as lk
 from lenakernel import smoothing
-from lenakernel.kernels import KERNELS
+from lenakernel.kernels import KERNELS, _log_kernel_of_squared
 from lenakernel.smoothing import _smooth
 from lenakernel.sorted_window import smooth_sorted_1d, window_radius
 
 
 def _all_pairs(x, y, q, kernel, h):
     return _smooth(x[:, None], y, q[:, None], KERNELS[kernel].log_of_squared, h)[0]
+
+
+def _pays(x, q, kernel, exclude_self, return_weights):
+    return smoothing._sorted_windows_pay(x, q, _log_kernel_of_squared(kernel), exclude_self, return_weights)
 
 
 def _data(dtype, n=3000, m=200, seed=0):
@@ -74,7 +78,7 @@ def test_nadaraya_watson_dispatches_and_agrees(kind, monkeypatch):
         x, y, q = x.numpy(), y[:, 0].numpy(), q.numpy()
     else:
         y = y[:, 0]
-    assert smoothing._sorted_windows_pay(torch.as_tensor(x), torch.as_tensor(q), "gaussian", False, False)
+    assert _pays(torch.as_tensor(x), torch.as_tensor(q), "gaussian", False, False)
     fast = lk.nadaraya_watson(x, y, q, bandwidth=0.05)
     monkeypatch.setattr(smoothing, "SORTED_WINDOW_MIN_PAIRS", float("inf"))
     slow = lk.nadaraya_watson(x, y, q, bandwidth=0.05)
@@ -85,13 +89,13 @@ def test_nadaraya_watson_dispatches_and_agrees(kind, monkeypatch):
 
 def test_dispatch_rule():
     x1, q1 = torch.zeros(2**11), torch.zeros(2**9)
-    assert smoothing._sorted_windows_pay(x1, q1, "boxcar", False, False)
-    assert smoothing._sorted_windows_pay(x1[:, None], q1[:, None], lk.gaussian, False, False)
-    assert not smoothing._sorted_windows_pay(x1[:100], q1, "boxcar", False, False)  # too small
-    assert not smoothing._sorted_windows_pay(torch.zeros(2**11, 2), q1, "boxcar", False, False)  # 2-D
-    assert not smoothing._sorted_windows_pay(x1, q1, lambda u: u * 0 + 1, False, False)  # a callable
-    assert not smoothing._sorted_windows_pay(x1, q1, "boxcar", True, False)  # leave-one-out
-    assert not smoothing._sorted_windows_pay(x1, q1, "boxcar", False, True)  # weights asked for
+    assert _pays(x1, q1, "boxcar", False, False)
+    assert _pays(x1[:, None], q1[:, None], lk.gaussian, False, False)
+    assert not _pays(x1[:100], q1, "boxcar", False, False)  # too small
+    assert not _pays(torch.zeros(2**11, 2), q1, "boxcar", False, False)  # 2-D
+    assert not _pays(x1, q1, lambda u: u * 0 + 1, False, False)  # a callable
+    assert not _pays(x1, q1, "boxcar", True, False)  # leave-one-out
+    assert not _pays(x1, q1, "boxcar", False, True)  # weights asked for
 
 
 @pytest.mark.parametrize("kernel", ["gaussian", "epanechnikov"])
