@@ -100,7 +100,7 @@ def _prefix_sum(fq, fk, v, offset=None):
 
 def _update(state, normaliser, fk_t, v_t):
     """One RNN step: S_t = S_{t-1} + phi(k_t) v_t^T and z_t = z_{t-1} + phi(k_t)."""
-    return state + fk_t.unsqueeze(-1) * v_t.unsqueeze(-2), normaliser + fk_t
+    return torch.addcmul(state, fk_t.unsqueeze(-1), v_t.unsqueeze(-2)), normaliser + fk_t
 
 
 def _recurrent(fq, fk, v, offset=None):
@@ -430,18 +430,19 @@ class LinearAttentionState:
         """True for torch tensors already of the state's dtype, device and shapes (no conversion)."""
         if self.position == 0 and isinstance(q_t, torch.Tensor) and q_t.is_floating_point():
             self._adopt_dtype(q_t)
-        like, shape = self.state, self.batch_shape
-        return (all(type(t) is torch.Tensor and t.dtype == like.dtype and t.device == like.device
-                    for t in (q_t, k_t, v_t))
-                and q_t.shape[:-1] == shape and q_t.shape == k_t.shape
-                and v_t.shape == shape + (self.value_dim,))
+        like = self.state
+        for t in (q_t, k_t, v_t):  # plain attribute tests: this runs once per token
+            if type(t) is not torch.Tensor or t.dtype != like.dtype or t.is_cuda != like.is_cuda:
+                return False
+        return (q_t.shape == k_t.shape and q_t.shape[:-1] == self.batch_shape
+                and v_t.shape == like.shape[:-2] + (self.value_dim,))
 
     def _step_checked(self, q_t, k_t, v_t, finite=False):
         """The step on tensors whose kind, dtype and shapes are checked; finiteness too if ``finite``."""
         # NaN in one token would poison the state for every later one: refuse it here, with
         # one test on the sum (finite values summing past the dtype's range go to the full test).
         qk = torch.stack((q_t, k_t))  # one call of the feature map for both
-        if not finite and not bool(torch.isfinite(qk.sum() + v_t.sum())):
+        if not finite and not math.isfinite(float(qk.sum()) + float(v_t.sum())):
             V.check_all_finite(q_t=q_t, k_t=k_t, v_t=v_t)
         fq_t, fk_t = _apply_feature_map(self._phi, qk, "q_t")
         if fk_t.shape[-1] != self.feature_dim or fq_t.shape[-1] != self.feature_dim:
