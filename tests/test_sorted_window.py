@@ -15,8 +15,9 @@ def _all_pairs(x, y, q, kernel, h):
     return _smooth(x[:, None], y, q[:, None], KERNELS[kernel].log_of_squared, h)[0]
 
 
-def _pays(x, q, kernel, exclude_self, return_weights):
-    return smoothing._sorted_windows_pay(x, q, _log_kernel_of_squared(kernel), exclude_self, return_weights)
+def _pays(x, q, kernel, exclude_self, return_weights, bandwidth=0.01):
+    return smoothing._sorted_windows_pay(x, q, _log_kernel_of_squared(kernel), exclude_self, return_weights,
+                                         bandwidth)
 
 
 def _data(dtype, n=3000, m=200, seed=0):
@@ -88,14 +89,18 @@ def test_nadaraya_watson_dispatches_and_agrees(kind, monkeypatch):
 
 
 def test_dispatch_rule():
-    x1, q1 = torch.zeros(2**11), torch.zeros(2**9)
+    x1, q1 = torch.linspace(0, 10, 2**11), torch.zeros(2**9)
     assert _pays(x1, q1, "boxcar", False, False)
     assert _pays(x1[:, None], q1[:, None], lk.gaussian, False, False)
-    assert not _pays(x1[:100], q1, "boxcar", False, False)  # too small
+    assert not _pays(x1[:100], q1, "boxcar", False, False)  # too few pairs
+    assert not _pays(torch.linspace(0, 10, 2**20), q1[:8], "boxcar", False, False)  # too few queries
     assert not _pays(torch.zeros(2**11, 2), q1, "boxcar", False, False)  # 2-D
     assert not _pays(x1, q1, lambda u: u * 0 + 1, False, False)  # a callable
     assert not _pays(x1, q1, "boxcar", True, False)  # leave-one-out
     assert not _pays(x1, q1, "boxcar", False, True)  # weights asked for
+    assert _pays(x1, q1, "epanechnikov", False, False, bandwidth=2.0)  # windows 4 wide, range 10
+    assert not _pays(x1, q1, "epanechnikov", False, False, bandwidth=3.0)  # 6 > 10 / 2
+    assert not _pays(x1, q1, "gaussian", False, False, bandwidth=0.3)  # about 20 h = 6 > 10 / 2
 
 
 @pytest.mark.parametrize("kernel", ["gaussian", "epanechnikov"])
