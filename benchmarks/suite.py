@@ -47,6 +47,10 @@ SIZES = {
         "nw_exact_every": 40,
         "nw_bandwidth": 0.05,
         "nw_features": 256,
+        "small_n": 16,
+        "small_d": 32,
+        "small_nw_n": 50,
+        "decode_tokens": 2000,
         "budget": 1.5,
     },
     "quick": {
@@ -66,11 +70,15 @@ SIZES = {
         "nw_exact_every": 4,
         "nw_bandwidth": 0.05,
         "nw_features": 64,
+        "small_n": 16,
+        "small_d": 32,
+        "small_nw_n": 50,
+        "decode_tokens": 50,
         "budget": 0.05,
     },
 }
 
-SECTIONS = ("noncausal", "causal", "softmax", "nw", "crossover", "course")
+SECTIONS = ("noncausal", "causal", "softmax", "nw", "ends", "crossover", "course")
 
 # The environment `make execute` runs the notebooks in (NB_ENV in the Makefile).
 NOTEBOOK_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -311,6 +319,121 @@ class Run:
             f"equal-probability slice of N(0, 1), scaled by 1/h), seed 0; RMS difference from the exact "
             f"smoother / std(y) = {rms:.3g} over {queries} queries.")
 
+    def ends(self) -> None:
+        """Both ends of the size range: calls at n = 16, token-by-token decoding, exact N-W by windows."""
+        self._small_calls()
+        self._decoding()
+        self._nw_windows()
+
+    def _small_calls(self) -> None:
+        lk, s = self.lk, self.size
+        n, d, heads = s["small_n"], s["small_d"], s["heads"]
+        q, k, v = _qkv(n, d, heads, self.device)
+        params = {"n": n, "d": d, "heads": heads}
+        group = self.bench_group({
+            "small/lk.linear_attention": (params, lambda: lk.linear_attention(q, k, v)),
+            "small/lk.softmax_attention": (params, lambda: lk.softmax_attention(q, k, v)),
+            "small/sdpa": (params, lambda: F.scaled_dot_product_attention(q, k, v)),
+        }, budget=self.size["budget"] / 2, lo=101, hi=2001, memory=False)
+        sdpa = group["small/sdpa"]["seconds"]
+        for name in ("linear_attention", "softmax_attention"):
+            self.target(f"small_{name}_vs_sdpa", f"`{name}`, n = {n}, d = {d}: time per call / SDPA",
+                        H.ratio(group[f"small/lk.{name}"]["seconds"], sdpa), "<=", 4)
+        x, y, _ = nw_fresh.problem(s["small_nw_n"], 1)
+        xq = np.linspace(0.0, 1.0, 5)
+        item = self.bench_group({
+            "small/lk.nadaraya_watson": ({"n": len(x), "m": len(xq)},
+                                         lambda: lk.nadaraya_watson(x, y, xq, bandwidth=0.1)),
+        }, budget=self.size["budget"] / 4, lo=101, hi=2001, memory=False)["small/lk.nadaraya_watson"]
+        self.target("small_nw_call", f"`nadaraya_watson`, {len(x)} points, {len(xq)} queries (NumPy): "
+                    "time per call", item["seconds"] * 1e6, "<", 40, unit="µs")
+
+    def _decoding(self) -> None:
+        lk, s = self.lk, self.size
+        heads, d, tokens = s["heads"], s["d"], s["decode_tokens"]
+        q, k, v = (t[0].transpose(0, 1).contiguous() for t in _qkv(tokens, d, heads, self.device))
+
+        def package():
+            state = lk.LinearAttentionState(d, d, batch_shape=(heads,))
+            for t in range(tokens):
+                state.step(q[t], k[t], v[t])
+
+        def bare():  # state update + readout, elu + 1 features, nothing checked
+            state = q.new_zeros(heads, d, d)
+            normaliser = q.new_zeros(heads, d)
+            for t in range(tokens):
+                fq, fk = F.elu(q[t]) + 1, F.elu(k[t]) + 1
+                state = state + fk.unsqueeze(-1) * v[t].unsqueeze(-2)
+                normaliser = normaliser + fk
+                (fq.unsqueeze(-2) @ state).squeeze(-2) / ((fq * normaliser).sum(-1, keepdim=True) + 1e-6)
+
+        params = {"tokens": tokens, "d": d, "heads": heads}
+        group = self.bench_group({"decode/LinearAttentionState.step": (params, package),
+                                  "decode/bare torch step": (params, bare)}, lo=3, hi=9, memory=False)
+        step, bare_step = group["decode/LinearAttentionState.step"], group["decode/bare torch step"]
+        self.target("decode_step_vs_bare", f"`LinearAttentionState.step`, {heads} heads, d = {d}, {tokens} "
+                    "float32 tokens: time / a bare torch step", H.ratio(step["seconds"], bare_step["seconds"]),
+                    "<=", 1.3, note=f"{step['seconds'] / tokens * 1e6:.0f} µs per token")
+
+    def _nw_windows(self) -> None:
+        """Exact 1-D N-W, as `nadaraya_watson` dispatches it (sorted windows when they pay), against all pairs."""
+        from lenakernel import smoothing
+        from lenakernel.kernels import KERNELS
+        from lenakernel.sorted_window import window_radius
+
+        lk, s = self.lk, self.size
+        n, m, h0, every = s["nw_n"], s["nw_m"], s["nw_bandwidth"], s["nw_exact_every"]
+        x, y, x_query = nw_fresh.problem(n, m)
+        sub, xs = x_query[::every], torch.from_numpy(np.sort(x))
+        # The suite's bandwidth (1/20 of the data's range) for a compact kernel and the
+        # Gaussian, and the Gaussian at 1/200 of the range (as in scripts/nw_at_scale.py).
+        for kernel, h in (("epanechnikov", h0), ("gaussian", h0), ("gaussian", h0 / 10)):
+            label = f"{kernel}, h = {h:g}"
+            points = torch.from_numpy(x_query)
+            radius, _ = window_radius(xs, points, kernel, torch.tensor(h, dtype=torch.float64))
+            visited = float((torch.searchsorted(xs, points + radius, right=True)
+                             - torch.searchsorted(xs, points - radius)).double().mean() / n)
+            windows = smoothing._sorted_windows_pay(
+                torch.from_numpy(x), points, KERNELS[kernel].log_of_squared, False, False, h)
+            params = {"n": n, "m": len(sub), "bandwidth": h, "kernel": kernel}
+            item = self.bench_group({f"nw/nadaraya_watson, {label}": (
+                params, lambda: lk.nadaraya_watson(x, y, sub, kernel=kernel, bandwidth=h))},
+                lo=3, hi=5)[f"nw/nadaraya_watson, {label}"]
+            item["seconds_full_m"] = item["seconds"] * m / len(sub)
+            item["fraction_of_pairs_in_windows"] = visited
+            item["sorted_windows"] = windows
+            how = "sorted windows" if windows else "all pairs (windows too wide to pay)"
+            self.target(f"nw_1d_{kernel}_{h:g}", f"exact `nadaraya_watson` ({label}), n = {n:,}, m = {m:,}: time",
+                        item["seconds_full_m"], "<", 2, unit="s",
+                        note=f"{how}; timed on {len(sub)} queries, scaled by {every}; a query's window holds "
+                             f"{visited:.3g} of the points on average (data on [0, 1])")
+            self.target(f"nw_1d_{kernel}_{h:g}_memory", f"exact `nadaraya_watson` ({label}), n = {n:,}: "
+                        "peak extra memory", item["peak_bytes"], "<", 2**30, unit="bytes")
+            # Against the all-pairs blocked form, on a third of those queries (>= 64, so it dispatches), in turns.
+            few = sub[::3]
+
+            def all_pairs():  # the same public call with the sorted windows switched off
+                saved, smoothing.SORTED_WINDOW_MIN_PAIRS = smoothing.SORTED_WINDOW_MIN_PAIRS, float("inf")
+                try:
+                    return lk.nadaraya_watson(x, y, few, kernel=kernel, bandwidth=h)
+                finally:
+                    smoothing.SORTED_WINDOW_MIN_PAIRS = saved
+
+            pair = self.bench_group({
+                f"nw/1-D dispatch vs all pairs, {label}: dispatch": (
+                    {"n": n, "m": len(few), "kernel": kernel, "bandwidth": h},
+                    lambda: lk.nadaraya_watson(x, y, few, kernel=kernel, bandwidth=h)),
+                f"nw/1-D dispatch vs all pairs, {label}: all pairs": (
+                    {"n": n, "m": len(few), "kernel": kernel, "bandwidth": h},
+                    all_pairs),
+            }, lo=3, hi=5, memory=False)
+            self.target(f"nw_1d_{kernel}_{h:g}_speedup", f"exact N-W ({label}), n = {n:,}, {len(few)} queries: "
+                        "speed-up of `nadaraya_watson` over the all-pairs form",
+                        H.ratio(pair[f"nw/1-D dispatch vs all pairs, {label}: all pairs"]["seconds"],
+                                pair[f"nw/1-D dispatch vs all pairs, {label}: dispatch"]["seconds"]), ">=", 0.9,
+                        note="both sides are the public call; 0.9: equal within the timing noise when the "
+                             "dispatch keeps all pairs")
+
     def crossovers(self) -> None:
         """Where non-causal linear attention overtakes softmax attention, for several d."""
         lk, s = self.lk, self.size
@@ -396,7 +519,7 @@ class Run:
                                     repeats=3 if self.quick else 7)
         self.log(f"  float32 matmul rate: {self.matmul['gflops']:.1f} GFLOP/s")
         runners = {"noncausal": self.noncausal, "causal": self.causal, "softmax": self.softmax,
-                   "nw": self.nw, "crossover": self.crossovers, "course": self.course_times}
+                   "nw": self.nw, "ends": self.ends, "crossover": self.crossovers, "course": self.course_times}
         for section in sections:
             if section == "course" and self.device != "cpu":
                 self.notes.append("The course's notebooks and book build run on the CPU; not timed in a "

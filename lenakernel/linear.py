@@ -100,7 +100,7 @@ def _prefix_sum(fq, fk, v, offset=None):
 
 def _update(state, normaliser, fk_t, v_t):
     """One RNN step: S_t = S_{t-1} + phi(k_t) v_t^T and z_t = z_{t-1} + phi(k_t)."""
-    return state + fk_t.unsqueeze(-1) * v_t.unsqueeze(-2), normaliser + fk_t
+    return torch.addcmul(state, fk_t.unsqueeze(-1), v_t.unsqueeze(-2)), normaliser + fk_t
 
 
 def _recurrent(fq, fk, v, offset=None):
@@ -333,8 +333,11 @@ class LinearAttentionState:
     feature_map : {"elu+1", "relu", "taylor"} or callable, default "elu+1"
     batch_shape : tuple of int, default ()
         Leading (batch/head) dimensions of every token.
-    dtype : torch.dtype, default torch.float64
+    dtype : torch.dtype, optional
         The state's dtype (inputs are cast to it; outputs come back in the query's dtype).
+        By default that of the first token: float32 tokens get a float32 state, float64
+        tokens (and NumPy arrays of floats) a float64 one, float16/bfloat16 tokens float32.
+        Until the first step the state is float64.
     device : torch.device or str, optional
     eps : float, default 1e-6
         As in :func:`linear_attention`.
@@ -359,8 +362,10 @@ class LinearAttentionState:
     (6, 160)
     """
 
-    def __init__(self, feature_dim, value_dim, *, feature_map="elu+1", batch_shape=(), dtype=torch.float64,
+    def __init__(self, feature_dim, value_dim, *, feature_map="elu+1", batch_shape=(), dtype=None,
                  device=None, eps=1e-6):
+        self._dtype_from_first_token = dtype is None
+        dtype = torch.float64 if dtype is None else dtype
         self.feature_dim = V.check_positive_int(feature_dim, "feature_dim")
         self.value_dim = V.check_positive_int(value_dim, "value_dim")
         self._phi = _resolve_feature_map(feature_map)
@@ -394,6 +399,8 @@ class LinearAttentionState:
         -------
         out_t : same kind and dtype as ``q_t``, shape batch_shape + (value_dim,)
         """
+        if self._ready(q_t, k_t, v_t):  # the fast path: tensors of the state's dtype and shapes
+            return self._step_checked(q_t, k_t, v_t)
         tensors, restore = as_tensors(q_t=q_t, k_t=k_t, v_t=v_t)
         q_t, k_t, v_t = tensors["q_t"], tensors["k_t"], tensors["v_t"]
         out_dtype = q_t.dtype
@@ -407,17 +414,44 @@ class LinearAttentionState:
                              f"{tuple(v_t.shape)}.")
         # NaN in one token would poison the state for every later one: refuse it here.
         V.check_all_finite(q_t=q_t, k_t=k_t, v_t=v_t)
+        self._adopt_dtype(q_t)
         like = self.state
         q_t, k_t, v_t = (t.to(dtype=like.dtype, device=like.device) for t in (q_t, k_t, v_t))
-        fq_t = _apply_feature_map(self._phi, q_t, "q_t")
-        fk_t = _apply_feature_map(self._phi, k_t, "k_t")
+        return restore(self._step_checked(q_t, k_t, v_t, finite=True).to(out_dtype))
+
+    def _adopt_dtype(self, q_t):
+        """Before the first token, without an explicit ``dtype``: take the token's."""
+        if self.position == 0 and self._dtype_from_first_token:
+            dtype = V.compute_dtype(q_t)
+            self.state = self.state.to(dtype)
+            self.normaliser = self.normaliser.to(dtype)
+
+    def _ready(self, q_t, k_t, v_t) -> bool:
+        """True for torch tensors already of the state's dtype, device and shapes (no conversion)."""
+        if self.position == 0 and isinstance(q_t, torch.Tensor) and q_t.is_floating_point():
+            self._adopt_dtype(q_t)
+        like = self.state
+        for t in (q_t, k_t, v_t):  # plain attribute tests: this runs once per token
+            if type(t) is not torch.Tensor or t.dtype != like.dtype or t.is_cuda != like.is_cuda:
+                return False
+        return (q_t.shape == k_t.shape and q_t.shape[:-1] == self.batch_shape
+                and v_t.shape == like.shape[:-2] + (self.value_dim,))
+
+    def _step_checked(self, q_t, k_t, v_t, finite=False):
+        """The step on tensors whose kind, dtype and shapes are checked; finiteness too if ``finite``."""
+        # NaN in one token would poison the state for every later one: refuse it here, with
+        # one test on the sum (finite values summing past the dtype's range go to the full test).
+        qk = torch.stack((q_t, k_t))  # one call of the feature map for both
+        if not finite and not math.isfinite(float(qk.sum()) + float(v_t.sum())):
+            V.check_all_finite(q_t=q_t, k_t=k_t, v_t=v_t)
+        fq_t, fk_t = _apply_feature_map(self._phi, qk, "q_t")
         if fk_t.shape[-1] != self.feature_dim or fq_t.shape[-1] != self.feature_dim:
             raise ValueError(f"`feature_map` gave {fk_t.shape[-1]} features but the state was built with "
                              f"`feature_dim`={self.feature_dim}.")
         self.state, self.normaliser = _update(self.state, self.normaliser, fk_t, v_t)
         self.position += 1
         num, den = _readout(fq_t, self.state, self.normaliser)
-        return restore((num / (den + self.eps)).to(out_dtype))
+        return num / (den + self.eps)
 
 
 def _rescaled_scan(log_weight, *values):

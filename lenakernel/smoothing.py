@@ -109,6 +109,39 @@ def _smooth(x_train, y_train, x_query, log_kernel_sq, bandwidth, *, exclude_self
     return predictions, weights
 
 
+def _kernel_name(log_kernel):
+    """The registry name of the built-in kernel whose ``log_of_squared`` this is, else None."""
+    from .kernels import KERNELS
+
+    return next((name for name, record in KERNELS.items() if record.log_of_squared is log_kernel), None)
+
+
+# Below this many query-training pairs, all pairs cost less than sorting and searching;
+# below this many queries, sorting the training points is not paid back.
+SORTED_WINDOW_MIN_PAIRS = 2**20
+SORTED_WINDOW_MIN_QUERIES = 64
+
+
+def _sorted_windows_pay(x_train, x_query, log_kernel, exclude_self, return_weights, bandwidth):
+    """Dispatch rule for :mod:`lenakernel.sorted_window`.
+
+    1-D inputs, a built-in kernel, predictions only (no weight matrix, no leave-one-out),
+    at least 2**20 pairs and 64 queries, and windows narrower than half the data's range:
+    2h for a compact kernel, 2 sqrt(2 (ln n + 16 ln 10)) h (about 20h) for the Gaussian.
+    Wider windows visit most pairs anyway, and all pairs skip the sort.
+    """
+    name = _kernel_name(log_kernel)
+    one_d = x_train.ndim == 1 or x_train.shape[1] == 1
+    n, m = x_train.shape[0], x_query.shape[0]
+    if not (one_d and name is not None and not exclude_self and not return_weights
+            and m >= SORTED_WINDOW_MIN_QUERIES and n * m >= SORTED_WINDOW_MIN_PAIRS):
+        return False
+    half_width = 1.0 if name in ("epanechnikov", "triangular", "boxcar") else math.sqrt(
+        2 * (math.log(n) + 16 * math.log(10)))
+    spread = float(x_train.max() - x_train.min())
+    return 2 * half_width * float(bandwidth) < spread / 2
+
+
 # ----------------------------------------------------------------------------------
 # Public functions
 # ----------------------------------------------------------------------------------
@@ -206,9 +239,15 @@ def nadaraya_watson(x_train, y_train, x_query, *, kernel="gaussian", bandwidth, 
 def _nadaraya_watson(xt, yt, xq, log_kernel, h, exclude_self=False, return_weights=False):
     """:func:`nadaraya_watson` on checked tensors (no validation), for the package's own reuse."""
     dtype, work = xt.dtype, V.compute_dtype(xt)
-    pred, weights = _smooth(V.as_points(xt, "x_train").to(work), V.as_points(yt, "y_train").to(work),
-                            V.as_points(xq, "x_query").to(work), log_kernel, h, exclude_self=exclude_self,
-                            return_weights=return_weights)
+    if _sorted_windows_pay(xt, xq, log_kernel, exclude_self, return_weights, h):
+        from .sorted_window import smooth_sorted_1d
+
+        pred, weights = smooth_sorted_1d(V.as_points(xt, "x_train").to(work), V.as_points(yt, "y_train").to(work),
+                                         V.as_points(xq, "x_query").to(work), _kernel_name(log_kernel), h), None
+    else:
+        pred, weights = _smooth(V.as_points(xt, "x_train").to(work), V.as_points(yt, "y_train").to(work),
+                                V.as_points(xq, "x_query").to(work), log_kernel, h, exclude_self=exclude_self,
+                                return_weights=return_weights)
     if yt.ndim == 1:
         pred = pred[:, 0]
     return (pred.to(dtype), weights.to(dtype)) if return_weights else pred.to(dtype)

@@ -217,6 +217,42 @@ def test_state_refuses_a_nan_token():
     assert state.position == 0 and bool(torch.isfinite(state.step(q[1], k[1], v[1])).all())
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_state_takes_the_first_tokens_dtype_and_matches_causal_attention(dtype):
+    torch.manual_seed(0)
+    q, k, v = torch.randn(3, 2, 20, 5, dtype=dtype)
+    state = lk.LinearAttentionState(5, 5, batch_shape=(2,))
+    steps = torch.stack([state.step(q[:, t], k[:, t], v[:, t]) for t in range(20)], dim=1)
+    assert state.state.dtype == dtype and steps.dtype == dtype
+    tolerance = 1e-5 if dtype == torch.float32 else 1e-12
+    assert torch.allclose(steps, lk.linear_attention(q, k, v, causal=True), rtol=tolerance, atol=tolerance)
+
+
+def test_state_keeps_an_explicit_dtype():
+    state = lk.LinearAttentionState(3, 2, dtype=torch.float64)
+    out = state.step(torch.ones(3), torch.ones(3), torch.ones(2, dtype=torch.float32))
+    assert state.state.dtype == torch.float64 and out.dtype == torch.float32
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+@pytest.mark.parametrize("which", ["q_t", "k_t", "v_t"])
+def test_state_fast_path_refuses_non_finite_tokens(bad, which):
+    state = lk.LinearAttentionState(3, 3)
+    tokens = {name: torch.zeros(3) for name in ("q_t", "k_t", "v_t")}
+    state.step(**tokens)  # the state is float32 now: the fast path takes the next token
+    tokens[which][1] = bad
+    with pytest.raises(ValueError, match=which):
+        state.step(**tokens)
+    assert state.position == 1 and torch.isfinite(state.state).all()
+
+
+def test_state_fast_path_accepts_large_finite_tokens():
+    state = lk.LinearAttentionState(2, 2, feature_map="relu")
+    big = torch.full((2,), 3e38)  # the sum overflows; the tokens are finite
+    query = torch.tensor([1.0, 0.0])  # one feature, so the readout itself stays in range
+    assert torch.isfinite(state.step(query, query, big)).all()
+
+
 def test_messages_name_the_right_argument():
     q, k, v = _qkv(4)
     with pytest.raises(ValueError, match="`q` is empty"):
