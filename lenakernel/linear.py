@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from . import _validation as _v
 from ._backend import as_tensors
+from .causal_linear_backward import _causal_linear_attention, _needs_gradient
 from .feature_maps import _apply_feature_map, _resolve_feature_map
 
 __all__ = ["linear_attention", "LinearAttentionState"]
@@ -293,6 +294,8 @@ def linear_attention(q, k, v, *, feature_map="elu+1", causal=False, method="chun
     out_dtype = q.dtype
     work = _v.compute_dtype(q)
     q, k, v = q.to(work), k.to(work), v.to(work)
+    if causal and method == "chunked" and _needs_gradient(q, k, v):  # a chunk-wise backward pass too
+        return restore(_causal_linear_attention(q, k, v, phi, chunk_size, eps).to(out_dtype))
     fq = _apply_feature_map(phi, q, "q")
     fk = _apply_feature_map(phi, k, "k")
     if fq.shape[-1] != fk.shape[-1]:
