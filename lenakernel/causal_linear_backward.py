@@ -129,6 +129,70 @@ def _chunked_backward(a, b, v, out, grad_out, eps, chunk_size):
     return tuple(x.flatten(-3, -2)[..., :n, :] for x in (grad_a, grad_b, grad_v))
 
 
+def _streamed_backward(phi, q, k, v, out, grad_out, eps, chunk_size, block_chunks=16):
+    """The same gradients as :func:`_chunked_backward`, a block of chunks at a time.
+
+    Memory, not arithmetic: whole-sequence intermediates (features, C x C matrices, states)
+    would be several times the inputs; here they exist for one block of
+    ``block_chunks * chunk_size`` tokens, and the features are recomputed per block. Two
+    sweeps: forwards, carrying the earlier blocks' state (S, z), everything but the terms
+    that need later tokens; then backwards, carrying the later blocks' sums (P, u), those
+    terms. Inputs share one leading shape; returns (dL/dq, dL/dk, dL/dv).
+    """
+    n, size = q.shape[-2], chunk_size * block_chunks
+    grad_q, grad_k, grad_v = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
+    grad_b_within = []  # per block: dL/db from the block's own queries, finished in the second sweep
+    later_parts = []  # per block: sum_i a_i g_i^T and sum_i h_i a_i of each chunk, for the second sweep
+    state = z = None  # S and z of all earlier blocks
+    for start in range(0, n, size):
+        part = slice(start, min(start + size, n))
+        a, pull_q = _features_with_pullback(phi, q[..., part, :], "q")
+        b = _apply_feature_map(phi, k[..., part, :], "k")
+        a_c, b_c, v_c, out_c, grad_c = (_chunks(x, chunk_size) for x in (a, b, v[..., part, :],
+                                                                          out[..., part, :], grad_out[..., part, :]))
+        m = a.shape[-2]
+        weights = torch.matmul(a_c, b_c.mT).tril_()
+        kv, b_sum = b_c.mT @ v_c, b_c.sum(-2, keepdim=True)  # each chunk's own state and normaliser
+        state_in, z_in = _earlier_chunks(kv), _earlier_chunks(b_sum)
+        if state is not None:
+            state_in += state.unsqueeze(-3)
+            z_in += z.unsqueeze(-3)
+        state, z = state_in[..., -1, :, :] + kv[..., -1, :, :], z_in[..., -1, :, :] + b_sum[..., -1, :, :]
+        den = weights.sum(-1, keepdim=True) + eps
+        _add_product(den, a_c, z_in.mT)
+        pad = a_c.shape[-3] * chunk_size - m
+        if pad:  # padded tokens: see _chunked_backward
+            den[..., -1, chunk_size - pad:, :] = 1
+        g = grad_c / den
+        h = -(g * out_c).sum(-1, keepdim=True)
+        grad_weights = torch.matmul(g, v_c.mT).add_(h).tril_()
+        grad_a = torch.matmul(grad_weights, b_c)
+        _add_product(grad_a, g, state_in.mT)
+        _add_product(grad_a, h, z_in)
+        grad_q[..., part, :] = pull_q(grad_a.flatten(-3, -2)[..., :m, :])
+        # The terms within the block now; those from later blocks in the second sweep.
+        grad_b_within.append(torch.matmul(grad_weights.mT, a_c))
+        grad_v[..., part, :] = torch.matmul(weights.mT, g).flatten(-3, -2)[..., :m, :]
+        later_parts.append((a_c.mT @ g, h.mT @ a_c))
+    later = later_h = None  # P and u of all later blocks
+    for start, grad_b, (ag, ha) in reversed(list(zip(range(0, n, size), grad_b_within, later_parts))):
+        part = slice(start, min(start + size, n))
+        b, pull_k = _features_with_pullback(phi, k[..., part, :], "k")
+        b_c, v_c = _chunks(b, chunk_size), _chunks(v[..., part, :], chunk_size)
+        later_in, later_h_in = _later_chunks(ag), _later_chunks(ha)
+        if later is not None:
+            later_in += later.unsqueeze(-3)
+            later_h_in += later_h.unsqueeze(-3)
+        later, later_h = later_in[..., 0, :, :] + ag[..., 0, :, :], later_h_in[..., 0, :, :] + ha[..., 0, :, :]
+        m = b.shape[-2]
+        _add_product(grad_b, v_c, later_in.mT)
+        grad_b += later_h_in
+        grad_k[..., part, :] = pull_k(grad_b.flatten(-3, -2)[..., :m, :])
+        extra_v = torch.matmul(b_c, later_in).flatten(-3, -2)[..., :m, :]
+        grad_v[..., part, :] += extra_v
+    return grad_q, grad_k, grad_v
+
+
 def causal_linear_attention_backward(phi_q, phi_k, v, grad_out, *, eps=1e-6, chunk_size=64):
     r"""The gradients of causal linear attention with respect to its features and values.
 
@@ -237,6 +301,21 @@ def _pull_back(phi, x, name, grad):
     return torch.zeros_like(x) if result is None else result
 
 
+def _features_with_pullback(phi, x, name):
+    """``phi(x)`` (detached), and the chain rule back through it: dL/dphi(x) -> dL/dx."""
+    with torch.enable_grad():
+        x_in = x.detach().requires_grad_()
+        features = _apply_feature_map(phi, x_in, name)
+
+    def pullback(grad):
+        if not features.requires_grad:  # a map that ignores its input
+            return torch.zeros_like(x)
+        (result,) = torch.autograd.grad(features, x_in, grad, allow_unused=True)
+        return torch.zeros_like(x) if result is None else result
+
+    return features.detach(), pullback
+
+
 class _CausalLinearAttention(torch.autograd.Function):
     """Causal linear attention whose backward pass is chunk-wise too (see the module docstring).
 
@@ -262,6 +341,14 @@ class _CausalLinearAttention(torch.autograd.Function):
     def backward(ctx, grad_out):
         q, k, v, out = ctx.saved_tensors
         phi = ctx.phi
+        v = v.to(out.dtype)
+        same_shapes = q.shape[:-1] == k.shape[:-1] and q.shape[:-2] == v.shape[:-2] == grad_out.shape[:-2]
+        if not torch.is_grad_enabled() and same_shapes and all(ctx.needs_input_grad[:3]):
+            # The usual case: a block of chunks at a time, in little memory.
+            grad_q, grad_k, grad_v = _streamed_backward(phi, q, k, v, out, grad_out, ctx.eps, ctx.chunk_size)
+            return grad_q, grad_k, grad_v, None, None, None
+        # A second derivative, broadcast shapes or gradients for some inputs only: the whole
+        # sequence at once, every step differentiable.
         a, b = _apply_feature_map(phi, q, "q"), _apply_feature_map(phi, k, "k")
         grad_a, grad_b, grad_v = _chunked_backward(a, b, v.to(a.dtype), out, grad_out, ctx.eps, ctx.chunk_size)
         del a, b  # the chain rule through phi recomputes what it needs, one input at a time

@@ -8,6 +8,7 @@ import torch
 import lenakernel as lk
 from lenakernel.causal_linear_backward import (
     _backward_reference,
+    _streamed_backward,
     causal_linear_attention_backward,
 )
 from lenakernel.feature_maps import _resolve_feature_map
@@ -223,3 +224,18 @@ def test_feature_map_errors_still_name_the_argument():
     q, k, v = _inputs(5)
     with pytest.raises(ValueError, match="feature_map"):
         lk.linear_attention(q, k, v, causal=True, feature_map=lambda x: x.sum(-2))
+
+
+@pytest.mark.parametrize("block_chunks", [1, 2, 3])
+@pytest.mark.parametrize("fmap", FEATURE_MAPS)
+@pytest.mark.parametrize("n", LENGTHS + [9 * CHUNK - 1])
+def test_streamed_blocks_equal_autograd_of_the_masked_form(n, fmap, block_chunks):
+    """The backward that linear_attention runs, a block of chunks at a time, for several blocks."""
+    q, k, v = _inputs(n, seed=n)
+    plain = _plain(fmap)(q, k, v)
+    grad_out = torch.randn(plain.shape, generator=torch.Generator().manual_seed(2), dtype=plain.dtype)
+    expected = torch.autograd.grad(plain, (q, k, v), grad_out)
+    with torch.no_grad():
+        mine = _streamed_backward(_resolve_feature_map(fmap), q, k, v, plain, grad_out, 1e-6, CHUNK, block_chunks)
+    for x, y in zip(mine, expected):
+        assert torch.allclose(x, y, rtol=1e-10, atol=1e-12)
