@@ -24,7 +24,7 @@ book: $(STAMP)
 	@echo "Book built: $(CURDIR)/_build/html/index.html"
 
 test-package: $(STAMP)
-	$(PY) -m pytest tests --doctest-modules lenakernel -q
+	$(PY) -m pytest tests --doctest-modules lenakernel benchmarks -q
 
 test-notebooks: $(STAMP)
 	$(NB_ENV) $(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \

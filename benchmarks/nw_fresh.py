@@ -14,18 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-import lenakernel as lk  # noqa: E402
-
-from benchmarks import harness as H  # noqa: E402
+import lenakernel as lk
+from benchmarks import harness as H
 
 
 def problem(n: int, m: int, seed: int = 0):

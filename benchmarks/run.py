@@ -1,7 +1,7 @@
 """`make bench`: run the benchmark suite and write RESULTS.md and results.json.
 
-Usage:
-    python benchmarks/run.py [--device cpu|cuda] [--quick] [--sections a,b,...] [--threads N]
+Usage (from the repository root):
+    python -m benchmarks.run [--device cpu|cuda] [--quick] [--sections a,b,...] [--threads N]
                              [--output-dir DIR] [--merge]
 
 --quick runs every section at small sizes in seconds (a smoke test, not a measurement);
@@ -13,12 +13,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+
+if __name__ == "__main__" and not __package__:
+    # Run as a file (`python benchmarks/run.py`): run it as the module `benchmarks.run`
+    # instead, with the repository root importable in that process.
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    sys.exit(subprocess.call([sys.executable, "-m", "benchmarks.run", *sys.argv[1:]],
+                             env={**os.environ, "PYTHONPATH": path}))
 
 from benchmarks import harness, suite  # noqa: E402
 

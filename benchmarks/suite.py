@@ -7,7 +7,6 @@ on, so a partial package still gives a results file.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -415,7 +414,6 @@ class Run:
             if (ROOT / "benchmarks" / "results.json").exists():
                 (tmp / "benchmarks").mkdir()
                 shutil.copy2(ROOT / "benchmarks" / "results.json", tmp / "benchmarks" / "results.json")
-            execute = _load_executor()
             notebooks = {}
             # As `make execute`: the kernels run single-threaded (NB_ENV in the Makefile).
             saved_env = {name: os.environ.get(name) for name in NOTEBOOK_ENV}
@@ -423,10 +421,9 @@ class Run:
             try:
                 for path in sorted((tmp / "book").glob("*.ipynb")):
                     start = time.perf_counter()
-                    try:
-                        execute(path)
-                    except Exception as error:  # noqa: BLE001 - a failing notebook is a result too
-                        errors.append(f"{path.name} failed: {type(error).__name__}")
+                    done = _execute_notebook(path)
+                    if done.returncode != 0:  # a failing notebook is a result too
+                        errors.append(f"{path.name} failed: {done.stderr.strip().splitlines()[-1:]}")
                     notebooks[path.name] = time.perf_counter() - start
                     self.log(f"  notebook {path.name:<40} {H.format_seconds(notebooks[path.name]):>10}")
             finally:
@@ -538,9 +535,7 @@ def nw_memory_note(fresh: dict, *, every: int, m: int, bandwidth: float) -> str:
                    "no growth with the number of queries is seen.")
 
 
-def _load_executor():
-    """``execute(path)`` from scripts/execute_notebooks.py (nbclient, as `make execute`)."""
-    spec = importlib.util.spec_from_file_location("_execute_notebooks", ROOT / "scripts" / "execute_notebooks.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.execute
+def _execute_notebook(path: Path) -> subprocess.CompletedProcess:
+    """Execute one notebook in place as `make execute` does: scripts/execute_notebooks.py."""
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / "execute_notebooks.py"), str(path)],
+                          capture_output=True, text=True)

@@ -164,6 +164,8 @@ def positive_scalar_tensor(value, name: str, like: torch.Tensor) -> torch.Tensor
     """Check that ``value`` is a finite number > 0 and return it as a tensor like ``like``.
 
     The one way every module turns a width (bandwidth, scale, temperature) into a tensor.
+    A width beyond the dtype's range (1e-300 or 1e300 in float32) is clamped into it, so
+    it stays a positive finite number: the computation then gives the limit it stands for.
 
     Examples
     --------
@@ -174,4 +176,33 @@ def positive_scalar_tensor(value, name: str, like: torch.Tensor) -> torch.Tensor
     from ._validation import check_positive_scalar
 
     check_positive_scalar(value, name)
-    return as_scalar_tensor(value, name, like)
+    tensor = as_scalar_tensor(value, name, like)
+    info = torch.finfo(tensor.dtype)
+    return tensor.clamp(info.tiny, info.max)
+
+
+def as_real_tensor(value, name: str, expected: str) -> torch.Tensor:
+    """A tensor of real numbers from a tensor, a NumPy array, a list or a number.
+
+    For arguments that are not the function's data (a grid, a projection, a kernel's
+    output), so they are converted as they come, whatever the data's kind.
+
+    Examples
+    --------
+    >>> as_real_tensor([0.1, 1], "bandwidths", "a 1-D array of positive numbers")
+    tensor([0.1000, 1.0000], dtype=torch.float64)
+    >>> as_real_tensor("wide", "bandwidths", "a 1-D array of positive numbers")
+    Traceback (most recent call last):
+    ...
+    TypeError: `bandwidths` must be a 1-D array of positive numbers; got str.
+    """
+    if isinstance(value, torch.Tensor):
+        tensor = value
+    else:
+        array = np.asarray(value) if _is_array_like(value) and not isinstance(value, (bool, np.bool_)) else None
+        if array is None or array.dtype.kind not in "fiuc":
+            raise TypeError(f"`{name}` must be {expected}; got {type(value).__name__}.")
+        tensor = torch.as_tensor(array.astype(np.float64) if array.dtype.kind in "iu" else array)
+    if tensor.is_complex() or tensor.dtype == torch.bool:
+        raise TypeError(f"`{name}` must hold real numbers; got dtype {tensor.dtype}.")
+    return tensor

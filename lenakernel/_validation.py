@@ -121,6 +121,24 @@ def broadcast_leading(trailing: int, what: str = "leading (batch/head)", **array
         ) from None
 
 
+def _single_number(value, name: str, expected: str) -> float:
+    """``value`` as a float: a real Python number or a 0-d/1-element array or tensor."""
+    if isinstance(value, (bool, np.bool_, str, bytes)) or value is None:
+        raise TypeError(f"`{name}` must be {expected}; got {type(value).__name__} {value!r}.")
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().numpy()
+    if isinstance(value, np.ndarray):
+        if value.size != 1:
+            raise ValueError(f"`{name}` must be a single number; got shape {value.shape}.")
+        value = value.reshape(())
+    if np.iscomplexobj(value) or isinstance(value, complex):
+        raise TypeError(f"`{name}` must be a real number; got {value!r}.")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"`{name}` must be {expected}; got {type(value).__name__}.") from None
+
+
 def check_positive_scalar(value, name: str) -> None:
     """Raise ``TypeError``/``ValueError`` unless ``value`` is a finite number > 0.
 
@@ -134,20 +152,7 @@ def check_positive_scalar(value, name: str) -> None:
     ...
     ValueError: `bandwidth` must be a finite number > 0; got -1.0.
     """
-    if isinstance(value, (bool, np.bool_)) or value is None:
-        raise TypeError(f"`{name}` must be a finite number > 0; got {value!r}.")
-    if isinstance(value, torch.Tensor):
-        value = value.detach().cpu().numpy()
-    if isinstance(value, np.ndarray):
-        if value.size != 1:
-            raise ValueError(f"`{name}` must be a single number; got shape {value.shape}.")
-        value = value.reshape(())
-    if np.iscomplexobj(value) or isinstance(value, complex):
-        raise TypeError(f"`{name}` must be a real number > 0; got {value!r}.")
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"`{name}` must be a finite number > 0; got {type(value).__name__}.") from None
+    number = _single_number(value, name, "a finite number > 0")
     if not math.isfinite(number) or number <= 0:
         raise ValueError(f"`{name}` must be a finite number > 0; got {number!r}.")
 
@@ -307,20 +312,7 @@ def check_nonnegative_scalar(value, name: str) -> float:
     ...
     ValueError: `eps` must be a finite number >= 0; got -1.0.
     """
-    if isinstance(value, (bool, np.bool_)) or value is None:
-        raise TypeError(f"`{name}` must be a finite number >= 0; got {value!r}.")
-    if isinstance(value, torch.Tensor):
-        value = value.detach().cpu().numpy()
-    if isinstance(value, np.ndarray):
-        if value.size != 1:
-            raise ValueError(f"`{name}` must be a single number; got shape {value.shape}.")
-        value = value.reshape(())
-    if np.iscomplexobj(value) or isinstance(value, complex):
-        raise TypeError(f"`{name}` must be a real number; got {value!r}.")
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"`{name}` must be a finite number >= 0; got {type(value).__name__}.") from None
+    number = _single_number(value, name, "a finite number >= 0")
     if not math.isfinite(number) or number < 0:
         raise ValueError(f"`{name}` must be a finite number >= 0; got {number!r}.")
     return number

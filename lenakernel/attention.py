@@ -15,6 +15,7 @@ import torch
 
 from . import _validation as _v
 from ._backend import as_tensors, positive_scalar_tensor
+from ._deprecation import renamed_argument
 
 __all__ = [
     "exp_dot_log_kernel",
@@ -38,13 +39,16 @@ def _dot_scores(q, k):
     return q @ k.transpose(-1, -2)
 
 
-def _gaussian_scores(q, k):
-    # score = -||q - k||^2 / 2, with the distance computed from differences, never as
-    # ||q||^2 - 2 q.k + ||k||^2: that expansion (chapter 3's identity) loses every digit
-    # to cancellation when the points sit far from the origin. log K = score / h^2.
+def _gaussian_scores(q, k, h=None):
+    # score = -||q - k||^2 / 2 (divided by h^2 when h is given), with the distance computed
+    # from differences, never as ||q||^2 - 2 q.k + ||k||^2: that expansion (chapter 3's
+    # identity) loses every digit to cancellation when the points sit far from the origin.
+    # The width divides the distance, not the points, for the same reason.
     batch = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2])
     distance = torch.cdist(q.expand(*batch, *q.shape[-2:]), k.expand(*batch, *k.shape[-2:]),
                            compute_mode="donot_use_mm_for_euclid_dist")
+    if h is not None:
+        distance = distance / h
     return -0.5 * distance * distance
 
 
@@ -163,7 +167,7 @@ def _smooth(q, k, v, scores, factor, *, mask, causal, log_key_weights, return_we
     batch_shape = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
     if mask is not None:
         mask = mask.expand(*mask.shape[:-2], m, n)  # a view: lets us slice query rows
-    block = m if return_weights else _v.rows_per_block(n * math.prod(batch_shape) * q.element_size(), m)
+    block = max(1, m) if return_weights else _v.rows_per_block(n * math.prod(batch_shape) * q.element_size(), m)
 
     # Write each block into one output allocated once (slice assignment keeps autograd):
     # a list of per-block results kept between large temporaries fragments the heap.
@@ -269,7 +273,7 @@ def _finish(result, dtype, restore):
     return restore(result.to(dtype))
 
 
-def kernel_smoother(q, k, v, *, kernel, mask=None, causal=False, key_weights=None,
+def kernel_smoother(q, k, v, *, kernel=None, log_kernel=None, mask=None, causal=False, key_weights=None,
                     return_weights=False, **kernel_params):
     """Nadaraya-Watson smoothing of values over keys, for every query, with any kernel.
 
@@ -288,14 +292,17 @@ def kernel_smoother(q, k, v, *, kernel, mask=None, causal=False, key_weights=Non
         Keys (training inputs).
     v : array of shape (..., n, d_v)
         Values (training outputs). Leading batch/head dimensions of q, k, v broadcast.
-    kernel : {"exp_dot", "gaussian"} or callable
+    kernel : {"exp_dot", "gaussian"}
         ``"exp_dot"``: ``K = exp(scale * q.k)`` (parameter ``scale``, default
         ``1/sqrt(d)``), which makes this softmax attention. ``"gaussian"``:
         ``K = exp(-||q - k||^2 / (2 bandwidth^2))`` (parameter ``bandwidth``, required).
-        A callable ``kernel(q, k, **kernel_params)`` must take torch tensors and return
-        the LOG-kernel matrix ``log K(q, k)`` of shape (..., m, n): working with
-        logarithms lets the normaliser subtract each row's maximum, so kernels whose
-        values over- or underflow (exp(1e4), exp(-1e4)) still give exact weights.
+        (A callable here is the deprecated spelling of ``log_kernel``.)
+    log_kernel : callable, optional
+        Instead of ``kernel``: ``log_kernel(q, k, **kernel_params)`` takes torch tensors
+        and returns the LOG-kernel matrix ``log K(q, k)`` of shape (..., m, n) (-inf
+        where the kernel is 0). Working with logarithms lets the normaliser subtract
+        each row's maximum, so kernels whose values over- or underflow (exp(1e4),
+        exp(-1e4)) still give exact weights.
     mask : boolean array of shape (..., m, n), optional
         True where query i may attend key j (broadcast over leading dimensions).
         Masking a key removes it from that query's training set.
@@ -339,8 +346,14 @@ def kernel_smoother(q, k, v, *, kernel, mask=None, causal=False, key_weights=Non
     """
     causal = _v.check_flag(causal, "causal")
     return_weights = _v.check_flag(return_weights, "return_weights")
+    if callable(kernel) and log_kernel is None:
+        renamed_argument("kernel_smoother", "kernel", "log_kernel")
+        kernel, log_kernel = None, kernel
+    if (kernel is None) == (log_kernel is None):
+        raise TypeError("give `kernel` (a name: 'exp_dot' or 'gaussian') or `log_kernel` (a function "
+                        f"(q, k) -> log K), exactly one; got kernel={kernel!r}, log_kernel={log_kernel!r}.")
     q, k, v, mask, log_key_weights, restore, dtype = _prepare(q, k, v, mask, key_weights)
-    scores, factor = _resolve_kernel(kernel, kernel_params, q)
+    scores, factor = _resolve_kernel(kernel if log_kernel is None else log_kernel, kernel_params, q)
     result = _smooth(q, k, v, scores, factor, mask=mask, causal=causal,
                      log_key_weights=log_key_weights, return_weights=return_weights)
     return _finish(result, dtype, restore)
@@ -355,17 +368,17 @@ def _resolve_kernel(kernel, kernel_params, q):
             if not isinstance(values, torch.Tensor) or tuple(values.shape[-2:]) != expected:
                 got = tuple(values.shape) if hasattr(values, "shape") else type(values).__name__
                 raise ValueError(
-                    f"`kernel` must return the log-kernel matrix as a torch tensor of shape "
+                    f"`log_kernel` must return the log-kernel matrix as a torch tensor of shape "
                     f"(..., m, n) = (..., {expected[0]}, {expected[1]}); got {got}."
                 )
             if bool(torch.isnan(values.detach()).any() | (values.detach() == math.inf).any()):
-                raise ValueError("`kernel` returned NaN or +inf in its log-kernel matrix "
+                raise ValueError("`log_kernel` returned NaN or +inf in its log-kernel matrix "
                                  "(-inf, a zero kernel value, is allowed).")
             return values
         return log_kernel, None
 
     if not isinstance(kernel, str):
-        raise TypeError(f"`kernel` must be one of {_KERNELS} or a callable; got {type(kernel).__name__}.")
+        raise TypeError(f"`kernel` must be one of {_KERNELS}; got {type(kernel).__name__}.")
     _v.check_choice(kernel, "kernel", _KERNELS)
     name = "scale" if kernel == "exp_dot" else "bandwidth"
     unexpected = set(kernel_params) - {name}
@@ -385,15 +398,15 @@ _MODERATE_SCALE = 1e6
 
 def _exp_dot(scale):
     """``(scores, factor)`` for ``K = exp(scale q.k)``: scale folded into q unless extreme."""
-    if float(scale) <= _MODERATE_SCALE:
+    if float(scale.detach()) <= _MODERATE_SCALE:
         return (lambda q, k: _dot_scores(q * scale, k)), None
     return _dot_scores, (lambda logits: logits * scale)
 
 
 def _gaussian(h):
-    """``(scores, factor)`` for ``K = exp(-||q - k||^2 / (2 h^2))``: 1/h folded into q, k unless extreme."""
-    if float(h) >= 1 / _MODERATE_SCALE:
-        return (lambda q, k: _gaussian_scores(q / h, k / h)), None
+    """``(scores, factor)`` for ``K = exp(-||q - k||^2 / (2 h^2))``: 1/h applied to distances unless extreme."""
+    if float(h.detach()) >= 1 / _MODERATE_SCALE:
+        return (lambda q, k: _gaussian_scores(q, k, h)), None
     # Divide by h twice: 1 / h**2 may overflow where score / h / h is still exact.
     return _gaussian_scores, (lambda logits: logits / h / h)
 

@@ -15,7 +15,7 @@ import torch
 from . import _validation as _v
 from ._backend import as_tensors, positive_scalar_tensor
 from .feature_maps import _as_projection, _positive_exponent
-from .linear import _check_options, _check_qkv, _forms
+from .linear import _check_options, _check_qkv, _empty_context, _forms
 
 __all__ = ["favor_attention"]
 
@@ -92,8 +92,13 @@ def favor_attention(q, k, v, *, projection, scale=None, causal=False, method="ch
         root = q.new_tensor(q.shape[-1] ** -0.25)
     else:
         root = positive_scalar_tensor(scale, "scale", q).sqrt()
-    fq, _ = _positive_features(q * root, omega)  # a query's own factor cancels in its ratio
+    fq, q_offset = _positive_features(q * root, omega)  # a query's own factor cancels in its ratio
     fk, offset = _positive_features(k * root, omega)
+    if bool(torch.isinf(q_offset).any() | torch.isinf(offset).any()):  # (NaN input passes through)
+        raise ValueError(f"`scale` is too large for {q.dtype}: the exponents of the features of "
+                         "sqrt(scale) q and sqrt(scale) k overflow.")
+    if fq.shape[-2] == 0 or fk.shape[-2] == 0:  # no queries, or an empty context: output 0
+        return restore(_empty_context(fq, fk, v).to(out_dtype))
     # The identity of chapter 7: FAVOR+ is linear attention with positive features.
     num, den = _forms(fq, fk, v, causal, method, chunk_size, offset=offset)
     # The normaliser is a sum of positive terms; clamping only turns 0/0 into 0.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from . import _validation
-from ._backend import as_tensors, as_scalar_tensor
+from ._backend import as_tensors, positive_scalar_tensor
 
 __all__ = [
     "positive_features_mse",
@@ -84,10 +84,14 @@ def positive_features_mse(x, y, num_features):
     0
     """
     x, y, m, restore = _pair(x, y, num_features)
+    return restore(_positive_mse(x, y, m))
+
+
+def _positive_mse(x, y, m):
     s2 = _sq_norm(x + y)
     # exp(|x+y|^2) SM^2 = exp(|x+y|^2 + 2 x.y); -expm1(-a) = 1 - exp(-a), accurate near 0.
-    mse = torch.exp(s2 + 2 * (x * y).sum(-1)) * (-torch.expm1(-s2)) / m
-    return restore(mse)
+    # One exponential of a sum of logs: a huge factor times an exact 0 is 0, not inf * 0.
+    return torch.exp(s2 + 2 * (x * y).sum(-1) + torch.log(-torch.expm1(-s2))) / m
 
 
 def trigonometric_features_mse(x, y, num_features):
@@ -138,8 +142,9 @@ def trigonometric_features_mse(x, y, num_features):
     """
     x, y, m, restore = _pair(x, y, num_features)
     d2 = _sq_norm(x - y)
-    mse = torch.exp(_sq_norm(x) + _sq_norm(y)) * torch.expm1(-d2) ** 2 / (2 * m)
-    return restore(mse)
+    # As one exponential (see _positive_mse): at x = y the MSE is exactly 0 however large x.
+    log_gap = torch.log(-torch.expm1(-d2))
+    return restore(torch.exp(_sq_norm(x) + _sq_norm(y) + 2 * log_gap) / (2 * m))
 
 
 def hyperbolic_features_mse(x, y, num_features):
@@ -177,9 +182,7 @@ def hyperbolic_features_mse(x, y, num_features):
     0.0002837
     """
     x, y, m, restore = _pair(x, y, num_features)
-    s2 = _sq_norm(x + y)
-    positive = torch.exp(s2 + 2 * (x * y).sum(-1)) * (-torch.expm1(-s2)) / m
-    return restore(0.5 * (-torch.expm1(-s2)) * positive)
+    return restore(0.5 * (-torch.expm1(-_sq_norm(x + y))) * _positive_mse(x, y, m))
 
 
 def fourier_features_mse(x, y, num_features, *, bandwidth=1.0):
@@ -220,8 +223,7 @@ def fourier_features_mse(x, y, num_features, *, bandwidth=1.0):
     >>> print(f"{fourier_features_mse(np.zeros(3), np.full(3, 10.0), 50):.4g}")   # far apart
     0.01
     """
-    _validation.check_positive_scalar(bandwidth, "bandwidth")
     x, y, m, restore = _pair(x, y, num_features)
-    sigma = as_scalar_tensor(bandwidth, "bandwidth", x)
-    d2 = _sq_norm(x - y) / sigma**2
+    sigma = positive_scalar_tensor(bandwidth, "bandwidth", x)
+    d2 = _sq_norm(x - y) / sigma / sigma  # dividing twice: sigma**2 may underflow
     return restore(torch.expm1(-d2) ** 2 / (2 * m))

@@ -9,13 +9,12 @@ unbiased estimates of the Gaussian kernel or of exp(x . y) (chapter 7). Every ma
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 import torch
 
 from . import _validation as _v
-from ._backend import as_scalar_tensor, as_tensors
+from ._backend import as_real_tensor, as_tensors, positive_scalar_tensor
 from ._deprecation import renamed_argument
 
 __all__ = [
@@ -36,17 +35,8 @@ def _check_input(x: torch.Tensor) -> None:
 
 def _as_projection(projection, x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """The projection as a tensor on ``x``'s device; it may be NumPy or torch either way."""
-    if isinstance(projection, torch.Tensor):
-        omega = projection
-    elif isinstance(projection, (np.ndarray, list, tuple)):
-        omega = torch.as_tensor(np.asarray(projection))
-    else:
-        raise TypeError(
-            "`projection` must be an array of shape (num_features, dim), e.g. from "
-            f"lk.sample_projection; got {type(projection).__name__}."
-        )
-    if omega.is_complex() or not (omega.is_floating_point() or omega.dtype in (torch.int32, torch.int64)):
-        raise TypeError(f"`projection` must hold real numbers; got dtype {omega.dtype}.")
+    omega = as_real_tensor(projection, "projection",
+                           "an array of shape (num_features, dim), e.g. from lk.sample_projection")
     if omega.ndim != 2:
         raise ValueError(
             f"`projection` must have shape (num_features, dim); got shape {tuple(omega.shape)}."
@@ -71,14 +61,7 @@ def _offset(exponent: torch.Tensor, stabilizer, x: torch.Tensor) -> torch.Tensor
             raise ValueError(f"`stabilizer` must be None, 'max' or a number/array; got {stabilizer!r}.")
         # A constant per row: detached, because it cancels wherever the map is normalised.
         return exponent.detach().amax(dim=-1, keepdim=True)
-    if isinstance(stabilizer, torch.Tensor):
-        c = stabilizer
-    elif isinstance(stabilizer, (numbers.Real, np.ndarray, np.generic)) and not isinstance(stabilizer, bool):
-        c = torch.as_tensor(np.asarray(stabilizer))
-    else:
-        raise TypeError(f"`stabilizer` must be None, 'max' or a number/array; got {type(stabilizer).__name__}.")
-    if c.is_complex() or not (c.is_floating_point() or c.dtype in (torch.int32, torch.int64)):
-        raise TypeError(f"`stabilizer` must hold real numbers; got dtype {c.dtype}.")
+    c = as_real_tensor(stabilizer, "stabilizer", "None, 'max' or a number/array")
     _v.check_finite(c, "stabilizer")
     c = c.to(device=exponent.device, dtype=exponent.dtype)
     try:
@@ -386,13 +369,33 @@ def random_fourier_features(x, projection, *, bandwidth=1.0):
     tensors, restore = as_tensors(x=x)
     x = tensors["x"]
     _check_input(x)
-    _v.check_positive_scalar(bandwidth, "bandwidth")
     dtype = _v.compute_dtype(x)
     omega = _as_projection(projection, x, dtype)
-    sigma = as_scalar_tensor(bandwidth, "bandwidth", x.to(dtype))
+    sigma = positive_scalar_tensor(bandwidth, "bandwidth", x.to(dtype))
     angles = (x.to(dtype) @ omega.T) / sigma
+    if bool(torch.isinf(angles).any()) and bool(torch.isfinite(x).all()):  # (NaN, inf in x pass through)
+        raise ValueError(f"`bandwidth` is too small for {dtype}: the angles x w / h overflow.")
     features = torch.cat([torch.cos(angles), torch.sin(angles)], dim=-1) / math.sqrt(omega.shape[0])
     return restore(features.to(x.dtype))
+
+
+def _random_features(x, projection, stabilizer, build):
+    """The frame the exp(x . y) estimators share: ``exp(log_scale - c) * parts / sqrt(count)``.
+
+    ``build(x, omega)`` returns ``(log_scale, parts or None, count)`` for the checked input
+    in its compute dtype; ``c`` is the stabiliser's offset.
+    """
+    tensors, restore = as_tensors(x=x)
+    x = tensors["x"]
+    _check_input(x)
+    dtype = _v.compute_dtype(x)
+    omega = _as_projection(projection, x, dtype)
+    log_scale, parts, count = build(x.to(dtype), omega)
+    c = _offset(log_scale, stabilizer, x)
+    if c is not None:
+        log_scale = log_scale - c
+    features = torch.exp(log_scale) if parts is None else torch.exp(log_scale) * parts
+    return restore((features / math.sqrt(count)).to(x.dtype))
 
 
 def _positive_exponent(x: torch.Tensor, omega: torch.Tensor) -> torch.Tensor:
@@ -436,17 +439,7 @@ def positive_random_features(x, projection, *, stabilizer=None):
     >>> bool(np.isclose(f.max(), 1 / np.sqrt(50000)))
     True
     """
-    tensors, restore = as_tensors(x=x)
-    x = tensors["x"]
-    _check_input(x)
-    dtype = _v.compute_dtype(x)
-    omega = _as_projection(projection, x, dtype)
-    exponent = _positive_exponent(x.to(dtype), omega)
-    c = _offset(exponent, stabilizer, x)
-    if c is not None:
-        exponent = exponent - c
-    features = torch.exp(exponent) / math.sqrt(omega.shape[0])
-    return restore(features.to(x.dtype))
+    return _random_features(x, projection, stabilizer, lambda x, w: (_positive_exponent(x, w), None, w.shape[0]))
 
 
 def trigonometric_random_features(x, projection, *, stabilizer=None):
@@ -478,19 +471,11 @@ def trigonometric_random_features(x, projection, *, stabilizer=None):
     >>> bool(abs(approx / np.exp(x @ y) - 1) < 0.02)
     True
     """
-    tensors, restore = as_tensors(x=x)
-    x = tensors["x"]
-    _check_input(x)
-    dtype = _v.compute_dtype(x)
-    omega = _as_projection(projection, x, dtype)
-    work = x.to(dtype)
-    angles = work @ omega.T
-    log_scale = 0.5 * (work * work).sum(-1, keepdim=True)
-    c = _offset(log_scale, stabilizer, x)
-    if c is not None:
-        log_scale = log_scale - c
-    features = torch.exp(log_scale) * torch.cat([torch.cos(angles), torch.sin(angles)], dim=-1)
-    return restore((features / math.sqrt(omega.shape[0])).to(x.dtype))
+    def build(x, w):
+        angles = x @ w.T
+        return 0.5 * (x * x).sum(-1, keepdim=True), torch.cat([torch.cos(angles), torch.sin(angles)], dim=-1), w.shape[0]
+
+    return _random_features(x, projection, stabilizer, build)
 
 
 def hyperbolic_random_features(x, projection, *, stabilizer=None):
@@ -522,17 +507,8 @@ def hyperbolic_random_features(x, projection, *, stabilizer=None):
     >>> bool(abs(approx / np.exp(x @ y) - 1) < 0.02)
     True
     """
-    tensors, restore = as_tensors(x=x)
-    x = tensors["x"]
-    _check_input(x)
-    dtype = _v.compute_dtype(x)
-    omega = _as_projection(projection, x, dtype)
-    work = x.to(dtype)
-    projected = work @ omega.T
-    half_sq = 0.5 * (work * work).sum(-1, keepdim=True)
-    exponent = torch.cat([projected - half_sq, -projected - half_sq], dim=-1)
-    c = _offset(exponent, stabilizer, x)
-    if c is not None:
-        exponent = exponent - c
-    features = torch.exp(exponent) / math.sqrt(2 * omega.shape[0])
-    return restore(features.to(x.dtype))
+    def build(x, w):
+        projected, half_sq = x @ w.T, 0.5 * (x * x).sum(-1, keepdim=True)
+        return torch.cat([projected - half_sq, -projected - half_sq], dim=-1), None, 2 * w.shape[0]
+
+    return _random_features(x, projection, stabilizer, build)

@@ -183,8 +183,8 @@ def _in_context(x_context, y_context, x_query, w_query, w_key, w_value, temperat
     k = phi_context @ w_key.transpose(0, 1)                     # (..., n, d_k)
     v = tokens @ w_value                                        # (..., n)
     # The identity of chapter 5: the head is softmax attention with scale 1 / (tau sqrt(d_k)).
-    result = softmax_attention(q, k, v[..., None], scale=1 / (temperature * math.sqrt(w_query.shape[0])),
-                               return_weights=return_weights)
+    scale = (1 / (temperature * math.sqrt(w_query.shape[0]))).clamp(torch.finfo(q.dtype).tiny)
+    result = softmax_attention(q, k, v[..., None], scale=scale, return_weights=return_weights)
     return (result[0][..., 0], result[1]) if return_weights else result[..., 0]
 
 

@@ -11,10 +11,9 @@ from __future__ import annotations
 import math
 from typing import Callable, NamedTuple
 
-import numpy as np
 import torch
 
-from ._backend import as_tensors
+from ._backend import as_real_tensor, as_tensors
 
 __all__ = ["gaussian", "epanechnikov", "triangular", "boxcar", "get_kernel"]
 
@@ -271,14 +270,7 @@ def _log_kernel(kernel):
         return record.log
 
     def log_user_kernel(u: torch.Tensor) -> torch.Tensor:
-        values = function(u)
-        if not isinstance(values, torch.Tensor):
-            try:
-                values = torch.as_tensor(np.asarray(values, dtype=np.float64))
-            except (TypeError, ValueError):
-                raise TypeError(
-                    f"`kernel` must return an array of numbers; got {type(values).__name__}."
-                ) from None
+        values = as_real_tensor(function(u), "kernel", "a function returning an array of numbers")
         values = values.to(dtype=u.dtype, device=u.device)
         if values.shape != u.shape:
             raise ValueError(

@@ -30,8 +30,6 @@ def _check_qkv(q, k, v, causal: bool):
     _v.check_min_ndim(q, "q", 2, "(..., m, d)")
     _v.check_min_ndim(k, "k", 2, "(..., n, d)")
     _v.check_min_ndim(v, "v", 2, "(..., n, d_v)")
-    _v.check_not_empty(k, "k", axis=-2, what="keys")
-    _v.check_not_empty(q, "q", axis=-2, what="queries")
     _v.check_not_empty(q, "q", axis=-1, what="features (last axis)")
     _v.check_same_size(q, "q", -1, k, "k", -1, "feature dimension d (last axis)")
     _v.check_same_size(k, "k", -2, v, "v", -2, "number of keys n (second-to-last axis)")
@@ -302,8 +300,16 @@ def linear_attention(q, k, v, *, feature_map="elu+1", causal=False, method="chun
         raise ValueError(
             f"`feature_map` gave queries {fq.shape[-1]} features but keys {fk.shape[-1]}; they must agree."
         )
+    if fq.shape[-2] == 0 or fk.shape[-2] == 0:  # no queries, or an empty context: output 0
+        return restore(_empty_context(fq, fk, v).to(out_dtype))
     num, den = _forms(fq, fk, v.to(fq.dtype), causal, method, chunk_size)
     return restore(_divide(num, den, eps).to(out_dtype))
+
+
+def _empty_context(fq, fk, v):
+    """The output when there are no queries or no keys: zeros (a fully masked row)."""
+    batch = torch.broadcast_shapes(fq.shape[:-2], fk.shape[:-2], v.shape[:-2])
+    return fq.new_zeros(*batch, fq.shape[-2], v.shape[-1])
 
 
 def _divide(num, den, eps):
@@ -402,6 +408,8 @@ class LinearAttentionState:
         if tuple(v_t.shape) != self.batch_shape + (self.value_dim,):
             raise ValueError(f"`v_t` must have shape {self.batch_shape + (self.value_dim,)}; got shape "
                              f"{tuple(v_t.shape)}.")
+        # NaN in one token would poison the state for every later one: refuse it here.
+        _v.check_all_finite(q_t=q_t, k_t=k_t, v_t=v_t)
         like = self.state
         q_t, k_t, v_t = (t.to(dtype=like.dtype, device=like.device) for t in (q_t, k_t, v_t))
         fq_t = _apply_feature_map(self._phi, q_t, "q_t")

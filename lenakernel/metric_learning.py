@@ -135,6 +135,10 @@ class KernelSmoother(nn.Module):
         V.check_positive_scalar(bandwidth, "bandwidth")
         V.check_float_dtype(dtype)
         metric = V.check_flag(metric, "metric")
+        info = torch.finfo(dtype)
+        if not (info.tiny <= float(bandwidth) and 1 / float(bandwidth) <= info.max):
+            raise ValueError(f"`bandwidth` must be within the range {dtype} can hold with its inverse "
+                             f"([{1 / info.max:.3g}, {info.max:.3g}]); got {float(bandwidth)!r}.")
         self.dim = dim
         if metric:
             self.log_bandwidth = None
@@ -212,7 +216,8 @@ def fit_kernel_smoother(x, y, *, metric=False, bandwidth=None, steps=300, lr=0.0
     metric : bool, default False
         Learn a full matrix ``A`` rather than one bandwidth.
     bandwidth : float, optional
-        Starting bandwidth; default :func:`~lenakernel.silverman_bandwidth` of ``x``.
+        Starting bandwidth; default :func:`~lenakernel.silverman_bandwidth` of ``x``
+        (1 if every point is the same).
     steps : int, default 300
         Gradient steps.
     lr : float, default 0.05
@@ -246,7 +251,8 @@ def fit_kernel_smoother(x, y, *, metric=False, bandwidth=None, steps=300, lr=0.0
                          f"got shape {tuple(tensors['x'].shape)}.")
     V.check_flag(metric, "metric")
     if bandwidth is None:
-        bandwidth = silverman_bandwidth(x_t)
+        # Silverman's rule; inputs with no spread at all (every point equal) start at h = 1.
+        bandwidth = silverman_bandwidth(x_t) if bool((x_t != x_t[:1]).any()) else 1.0
     x_t, y_t = x_t.to(V.compute_dtype(x_t)), y_t.to(V.compute_dtype(x_t))
     model = KernelSmoother(x_t.shape[1], bandwidth=bandwidth, metric=metric, dtype=x_t.dtype)
 

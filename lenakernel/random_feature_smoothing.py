@@ -91,5 +91,12 @@ def rff_nadaraya_watson(x_train, y_train, x_query, *, bandwidth, num_features, s
 
     # The identity of chapter 7: linear attention with random Fourier features (and no eps).
     num, den = _noncausal_in_blocks(phi, xq2, x2, y2, rows=max(1, 2**18 // num_features))
-    out = (num / den).to(dtype)
+    out = num / den
+    if not bool(torch.isfinite(out).all()):  # the data are finite: the angles or the estimate failed
+        raise ValueError(
+            "the random-feature estimate is not finite: `bandwidth` is too small for the angles "
+            f"x w / h to be held in {work}, or with so few `num_features` the estimated normaliser "
+            "is 0 at some query."
+        )
+    out = out.to(dtype)
     return restore(out if y.ndim == 2 else out.squeeze(-1))

@@ -11,11 +11,10 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-import numpy as np
 import torch
 
 from . import _validation as V
-from ._backend import as_tensors, positive_scalar_tensor
+from ._backend import as_real_tensor, as_tensors, positive_scalar_tensor
 from .kernels import _log_kernel_of_squared, get_kernel
 
 __all__ = [
@@ -317,17 +316,7 @@ def loo_cv_bandwidth(x, y, *, kernel="gaussian", bandwidths):
 
 def _bandwidth_grid(bandwidths, like: torch.Tensor) -> torch.Tensor:
     """Validate a grid of bandwidths and return it as a 1-D tensor like ``like``."""
-    if isinstance(bandwidths, torch.Tensor):
-        grid = bandwidths
-        if grid.is_complex():
-            raise TypeError(f"`bandwidths` must hold real numbers; got dtype {grid.dtype}.")
-    else:
-        try:
-            grid = torch.as_tensor(np.asarray(bandwidths, dtype=np.float64))
-        except (TypeError, ValueError):
-            raise TypeError(
-                f"`bandwidths` must be a 1-D array of positive numbers; got {type(bandwidths).__name__}."
-            ) from None
+    grid = as_real_tensor(bandwidths, "bandwidths", "a 1-D array of positive numbers")
     grid = grid.to(dtype=like.dtype, device=like.device)
     V.check_ndim(grid, "bandwidths", (1,), "(k,), a grid of candidate bandwidths")
     V.check_not_empty(grid, "bandwidths", what="candidate bandwidths")

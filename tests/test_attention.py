@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import lenakernel as lk
-from lenakernel import _validation, attention
+from lenakernel import _validation
 
 from tests.conftest import SETTINGS
 from tests.conftest import arrays as draw
@@ -102,7 +102,7 @@ def test_callable_kernel_equals_named_kernel():
     def log_gauss(q, k, *, width):
         return -torch.cdist(q, k) ** 2 / (2 * width**2)
 
-    np.testing.assert_allclose(lk.kernel_smoother(q, k, v, kernel=log_gauss, width=0.9),
+    np.testing.assert_allclose(lk.kernel_smoother(q, k, v, log_kernel=log_gauss, width=0.9),
                                lk.gaussian_attention(q, k, v, bandwidth=0.9), **TIGHT)
 
 
@@ -318,7 +318,8 @@ def test_gradcheck_through_inputs_scale_and_bandwidth():
     (lambda q, k, v: lk.kernel_smoother(q, k, v, kernel="epanechnikov"), ValueError, "`kernel`"),
     (lambda q, k, v: lk.kernel_smoother(q, k, v, kernel="gaussian"), TypeError, "`bandwidth`"),
     (lambda q, k, v: lk.kernel_smoother(q, k, v, kernel="gaussian", bandwidth=1.0, scale=2.0), TypeError, "scale"),
-    (lambda q, k, v: lk.kernel_smoother(q, k, v, kernel=lambda q, k: q), ValueError, "`kernel`"),
+    (lambda q, k, v: lk.kernel_smoother(q, k, v, log_kernel=lambda q, k: q), ValueError, "`log_kernel`"),
+    (lambda q, k, v: lk.kernel_smoother(q, k, v), TypeError, "`kernel`"),
     (lambda q, k, v: lk.kernel_smoother(q, k, v, kernel="exp_dot", key_weights=-np.ones(4)), ValueError,
      "`key_weights`"),
     (lambda q, k, v: lk.kernel_smoother(q, k, v, kernel="exp_dot", key_weights=np.ones(3)), ValueError,
@@ -346,3 +347,118 @@ def test_fused_path_without_weights_equals_the_smoother(dtype, tol):
         assert fused.dtype == dtype
         assert torch.allclose(fused, smoother, atol=tol, rtol=tol)
     assert torch.equal(lk.softmax_attention(q, k, v, mask=mask)[..., 2, :], torch.zeros(2, 3, 5, dtype=dtype))
+
+
+def test_a_callable_kernel_is_the_deprecated_spelling_of_log_kernel():
+    q, k, v = draw(3, (4, 2), (5, 2), (5, 1))
+
+    def log_gauss(q, k):
+        return -0.5 * torch.cdist(q, k) ** 2
+
+    with pytest.warns(DeprecationWarning, match=r"kernel_smoother\(log_kernel=...\)"):
+        old = lk.kernel_smoother(q, k, v, kernel=log_gauss)
+    np.testing.assert_allclose(old, lk.kernel_smoother(q, k, v, log_kernel=log_gauss), **TIGHT)
+
+
+# ------------------------------------------------- the Gaussian path far from the origin
+
+def _exact_log_kernel(q, k, h):
+    """-||q - k||^2 / (2 h^2) for every pair, with exact rational arithmetic."""
+    from fractions import Fraction
+
+    out = np.empty((len(q), len(k)))
+    for i, qi in enumerate(q):
+        for j, kj in enumerate(k):
+            squared = sum((Fraction(float(a)) - Fraction(float(b))) ** 2 for a, b in zip(qi, kj))
+            out[i, j] = float(-squared / (2 * Fraction(float(h)) ** 2))
+    return out
+
+
+def test_issue_example_far_from_the_origin_in_float32():
+    q = np.array([[100.0, 100.0]], dtype=np.float32)
+    k = np.array([[100.0, 100.0], [100.05, 100.0]], dtype=np.float32)
+    got = lk.gaussian_log_kernel(q, k, bandwidth=0.05)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, _exact_log_kernel(q, k, np.float32(0.05)), rtol=1e-6, atol=1e-6)
+    assert abs(float(got[0, 1]) + 0.5) < 1e-3  # not -0.78 (the expanded square's answer)
+
+
+@pytest.mark.parametrize("dtype, offset", [(np.float32, 1e2), (np.float32, 1e3), (np.float32, 1e5),
+                                           (np.float64, 1e2), (np.float64, 1e7), (np.float64, 1e12)])
+def test_gaussian_kernel_and_weights_are_accurate_far_from_the_origin(dtype, offset):
+    rng = np.random.default_rng(int(np.log10(offset)))
+    h = 1e-3 * offset if dtype == np.float32 else 1e-6 * offset  # a width well above the spacing of floats there
+    q = (offset + h * rng.normal(size=(4, 3))).astype(dtype)
+    k = (offset + h * rng.normal(size=(9, 3))).astype(dtype)
+    v = rng.normal(size=(9, 2)).astype(dtype)
+    exact = _exact_log_kernel(q, k, h)
+    tol = dict(rtol=2e-5, atol=2e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(lk.gaussian_log_kernel(q, k, bandwidth=h), exact, **tol)
+    out, weights = lk.gaussian_attention(q, k, v, bandwidth=h, return_weights=True)
+    exact_weights = np.exp(exact - exact.max(1, keepdims=True))
+    exact_weights /= exact_weights.sum(1, keepdims=True)
+    np.testing.assert_allclose(weights, exact_weights, **tol)
+    np.testing.assert_allclose(out, exact_weights @ v.astype(np.float64), **tol)
+    # The same smoother as chapter 1's Nadaraya-Watson, which always used differences.
+    np.testing.assert_allclose(out, lk.nadaraya_watson(k, v, q, bandwidth=h), **tol)
+
+
+def test_chapter_3_identity_still_holds_for_unit_vectors():
+    q, k, v = draw(12, (5, 4), (7, 4), (7, 2))
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    k /= np.linalg.norm(k, axis=1, keepdims=True)
+    h = 0.6
+    np.testing.assert_allclose(lk.gaussian_attention(q, k, v, bandwidth=h),
+                               lk.softmax_attention(q, k, v, scale=1 / h**2), **TIGHT)
+
+
+@pytest.mark.parametrize("h", [1e-8, 1e-30, 1e-200, 1e-320])
+def test_tiny_bandwidth_gives_the_nearest_key(h):
+    k = np.array([[0.3], [1.0], [-2.0]])
+    v = np.array([[1.0], [2.0], [3.0]])
+    out, w = lk.gaussian_attention(np.zeros((1, 1)), k, v, bandwidth=h, return_weights=True)
+    np.testing.assert_array_equal(out, [[1.0]])
+    np.testing.assert_array_equal(w, [[1.0, 0.0, 0.0]])
+
+
+@pytest.mark.parametrize("dtype, h", [(np.float32, 1e-20), (np.float32, 1e-45), (np.float16, 3e-3), (np.float32, 1e30)])
+def test_nadaraya_watson_stays_finite_for_extreme_bandwidths_in_low_precision(dtype, h):
+    x = np.array([0.0, 0.5, 1.0], dtype=dtype)
+    y = np.array([1.0, 2.0, 4.0], dtype=dtype)
+    out = lk.nadaraya_watson(x, y, x, bandwidth=h)
+    assert out.dtype == dtype and np.isfinite(out).all()
+    expected = y if h < 1 else np.full(3, y.mean())
+    np.testing.assert_allclose(out.astype(np.float64), expected, rtol=1e-2)
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e12, 1e300])
+def test_extreme_scales_give_the_limit(scale):
+    q, k, v = draw(13, (3, 2), (4, 2), (4, 1))
+    out = lk.softmax_attention(q, k, v, scale=scale, causal=True)
+    assert np.isfinite(out).all()
+    if scale < 1:
+        np.testing.assert_allclose(out[-1], v.mean(0), rtol=1e-12)
+
+
+@pytest.mark.parametrize("shapes", [((0, 3), (4, 3), (4, 2)), ((2, 3), (0, 3), (0, 2)), ((2, 3), (4, 3), (4, 0))])
+@pytest.mark.parametrize("causal", [False, True])
+def test_empty_sizes_give_empty_or_zero_outputs(shapes, causal):
+    q, k, v = draw(14, *shapes)
+    out = lk.softmax_attention(q, k, v, causal=causal)
+    assert out.shape == (q.shape[0], v.shape[1]) and not out.any()
+    assert lk.softmax_attention(torch.from_numpy(q), torch.from_numpy(k), torch.from_numpy(v)).shape == out.shape
+
+
+def test_no_features_is_refused_by_name_for_the_default_scale():
+    with pytest.raises(ValueError, match="`q` and `k` need at least one feature"):
+        lk.softmax_attention(np.zeros((2, 0)), np.zeros((3, 0)), np.zeros((3, 1)))
+
+
+@pytest.mark.parametrize("function", [lk.softmax_attention, lk.kernel_smoother, lk.gaussian_attention])
+@pytest.mark.parametrize("flag", ["causal", "return_weights"])
+def test_flags_must_be_bools(function, flag):
+    q, k, v = draw(15, (2, 2), (2, 2), (2, 1))
+    extra = {"softmax_attention": {}, "kernel_smoother": {"kernel": "exp_dot"},
+             "gaussian_attention": {"bandwidth": 1.0}}[function.__name__]
+    with pytest.raises(TypeError, match=f"`{flag}` must be True or False"):
+        function(q, k, v, **extra, **{flag: "False"})

@@ -3,11 +3,8 @@ stable for large norms, causal without leaking the future."""
 
 import math
 
-import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 import lenakernel as lk
 from lenakernel.reference import softmax_attention_reference

@@ -236,8 +236,11 @@ def test_stabilizer_errors(phi):
         phi(x, w, stabilizer="min")
     with pytest.raises(ValueError, match="`stabilizer`"):
         phi(x, w, stabilizer=np.zeros((4, 16)))
-    with pytest.raises(TypeError, match="`stabilizer`"):
-        phi(x, w, stabilizer=[1.0])
+    for bad in ({"c": 1.0}, True, np.array([1 + 1j])):
+        with pytest.raises(TypeError, match="`stabilizer`"):
+            phi(x, w, stabilizer=bad)
+    with pytest.raises(ValueError, match="`stabilizer` contains NaN"):
+        phi(x, w, stabilizer=np.full((4, 1), np.nan))
 
 
 def _norm_ten_inputs(dtype):

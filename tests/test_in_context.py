@@ -12,11 +12,8 @@ from hypothesis import strategies as st
 import lenakernel as lk
 from lenakernel import (
     AttentionRegressor,
-    KernelSmoother,
-    fit_kernel_smoother,
     in_context_attention,
     in_context_features,
-    metric_kernel_smoother,
     sample_regression_tasks,
     train,
 )

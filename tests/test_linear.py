@@ -194,7 +194,24 @@ def test_bad_arguments_name_themselves():
         lk.linear_attention(q, k, v, causal="yes")
     with pytest.raises(ValueError, match="broadcast"):
         lk.linear_attention(q.expand(2, 6, 4), k.expand(3, 6, 4), v)
-    with pytest.raises(ValueError, match="`k` is empty"):
-        lk.linear_attention(q, k[:0], v[:0])
+    with pytest.raises(ValueError, match="`q` is empty"):
+        lk.linear_attention(q[:, :0], k[:, :0], v)
     with pytest.raises(TypeError, match="mix of NumPy"):
         lk.linear_attention(q.numpy(), k, v)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_an_empty_context_or_no_queries_gives_zeros(causal):
+    q, k, v = _qkv(6)
+    empty = lk.linear_attention(q[:0], k[:0], v[:0], causal=causal)
+    assert empty.shape == (0, 3)
+    out = lk.linear_attention(q[:2], k[:0], v[:0])
+    torch.testing.assert_close(out, torch.zeros(2, 3, dtype=torch.float64))
+
+
+def test_state_refuses_a_nan_token():
+    state = lk.LinearAttentionState(4, 3)
+    q, k, v = _qkv(2)
+    with pytest.raises(ValueError, match="`k_t` contains NaN"):
+        state.step(q[0], k[0] * float("nan"), v[0])
+    assert state.position == 0 and bool(torch.isfinite(state.step(q[1], k[1], v[1])).all())

@@ -11,14 +11,9 @@ from hypothesis import strategies as st
 
 import lenakernel as lk
 from lenakernel import (
-    AttentionRegressor,
     KernelSmoother,
     fit_kernel_smoother,
-    in_context_attention,
-    in_context_features,
     metric_kernel_smoother,
-    sample_regression_tasks,
-    train,
 )
 
 SETTINGS = settings(max_examples=30, deadline=None)

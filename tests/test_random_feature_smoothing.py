@@ -6,13 +6,9 @@ import math
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 import lenakernel as lk
 from lenakernel.reference import softmax_attention_reference
-from tests.conftest import LINEAR_METHODS as METHODS
-from tests.conftest import qkv as _qkv
 
 
 def _softmax_attention(q, k, v, causal=False):

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lenakernel as lk
-from lenakernel import _validation, smoothing
+from lenakernel import _validation
 
 from tests.conftest import KERNEL_NAMES as NAMES
 

@@ -1,26 +1,11 @@
 """Tests for lenakernel/training.py: reproducible Adam."""
 
-import math
-
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-import lenakernel as lk
-from lenakernel import (
-    AttentionRegressor,
-    KernelSmoother,
-    fit_kernel_smoother,
-    in_context_attention,
-    in_context_features,
-    metric_kernel_smoother,
-    sample_regression_tasks,
-    train,
-)
+from lenakernel import train
 
-SETTINGS = settings(max_examples=30, deadline=None)
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
