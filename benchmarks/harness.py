@@ -569,7 +569,8 @@ def merge_results(old: dict, new: dict, sections) -> dict:
     meta = dict(old["meta"])
     nm = new["meta"]
     meta["merged_runs"] = list(meta.get("merged_runs", [])) + [{
-        "sections": sections, "date": nm.get("date"), "load_average": nm.get("load_average"),
+        "sections": sections, "date": nm.get("date"), "device_name": nm.get("device_name"),
+        "cpu_count": nm.get("cpu_count"), "load_average": nm.get("load_average"),
         "load_average_end": nm.get("load_average_end"), "wall_seconds": nm.get("wall_seconds"),
         "torch_threads": nm.get("torch_threads"), "matmul": nm.get("matmul")}]
     merged["meta"] = meta
@@ -601,7 +602,9 @@ def render_markdown(results: dict) -> str:
     for run in meta.get("merged_runs", []):
         lines.append(
             f"- sections {', '.join(run['sections'])} were re-run on {run['date']} and merged in "
-            f"(load average at start {_loads(run.get('load_average'))}, at the end "
+            f"({run.get('device_name')}, {run.get('cpu_count')} logical CPUs, torch threads: "
+            f"{run.get('torch_threads')}, float32 matmul rate {((run.get('matmul') or {}).get('gflops') or 0):.1f} "
+            f"GFLOP/s; load average at start {_loads(run.get('load_average'))}, at the end "
             f"{_loads(run.get('load_average_end'))}; {format_seconds(run.get('wall_seconds'))}); "
             "their ratios compare measurements of that run only")
     lines += [
