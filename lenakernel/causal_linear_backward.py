@@ -129,16 +129,19 @@ def _chunked_backward(a, b, v, out, grad_out, eps, chunk_size):
     return tuple(x.flatten(-3, -2)[..., :n, :] for x in (grad_a, grad_b, grad_v))
 
 
-def _streamed_backward(phi, q, k, v, out, grad_out, eps, chunk_size, block_chunks=16):
+def _streamed_backward(phi, q, k, v, out, grad_out, eps, chunk_size, block_chunks=None):
     """The same gradients as :func:`_chunked_backward`, a block of chunks at a time.
 
     Memory, not arithmetic: whole-sequence intermediates (features, C x C matrices, states)
     would be several times the inputs; here they exist for one block of
-    ``block_chunks * chunk_size`` tokens, and the features are recomputed per block. Two
+    ``block_chunks * chunk_size`` tokens (default: about 256, where the measured peak stops
+    falling and the time has not yet risen), and the features are recomputed per block. Two
     sweeps: forwards, carrying the earlier blocks' state (S, z), everything but the terms
     that need later tokens; then backwards, carrying the later blocks' sums (P, u), those
     terms. Inputs share one leading shape; returns (dL/dq, dL/dk, dL/dv).
     """
+    if block_chunks is None:
+        block_chunks = max(1, 256 // chunk_size)
     n, size = q.shape[-2], chunk_size * block_chunks
     grad_q, grad_k, grad_v = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
     grad_b_within = []  # per block: dL/db from the block's own queries, finished in the second sweep
