@@ -551,6 +551,8 @@ def merge_results(old: dict, new: dict, sections) -> dict:
     (['x/1', 'y/2'], ['y_u'], ['n', 'm'])
     >>> merged["meta"]["merged_runs"][0]["sections"]
     ['y']
+    >>> len(merge_results(merged, new, ["y"])["meta"]["merged_runs"])  # run again: one entry
+    1
     """
     sections = list(sections)
 
@@ -568,7 +570,9 @@ def merge_results(old: dict, new: dict, sections) -> dict:
         merged["course"] = new["course"]
     meta = dict(old["meta"])
     nm = new["meta"]
-    meta["merged_runs"] = list(meta.get("merged_runs", [])) + [{
+    # An earlier merged run whose sections are all run again has no rows left: drop its entry.
+    earlier = [run for run in meta.get("merged_runs", []) if not set(run["sections"]) <= set(sections)]
+    meta["merged_runs"] = earlier + [{
         "sections": sections, "date": nm.get("date"), "device_name": nm.get("device_name"),
         "cpu_count": nm.get("cpu_count"), "load_average": nm.get("load_average"),
         "load_average_end": nm.get("load_average_end"), "wall_seconds": nm.get("wall_seconds"),
