@@ -324,7 +324,8 @@ class _CausalLinearAttention(torch.autograd.Function):
 
     Autograd would record every chunk's intermediate tensors in the forward pass and replay
     them one by one; this keeps only q, k, v and the output, and computes the three
-    gradients with :func:`_chunked_backward`.
+    gradients with :func:`_streamed_backward` (a block of chunks at a time), or with
+    :func:`_chunked_backward` when a second derivative is being built.
     """
 
     @staticmethod
