@@ -43,8 +43,11 @@ def forward_module(old: str, homes: dict[str, str]):
     return __getattr__
 
 
-def renamed_argument(function: str, old: str, new: str) -> None:
+def renamed_argument(function: str, old: str, new: str, stacklevel: int = 3) -> None:
     """Warn that ``function(old=...)`` is now ``function(new=...)``.
+
+    ``stacklevel`` counts from this function to the caller's line (3: called directly
+    from the public function), so the warning points at the caller's code.
 
     Examples
     --------
@@ -58,5 +61,5 @@ def renamed_argument(function: str, old: str, new: str) -> None:
     warnings.warn(
         f"`{function}({old}=...)` is now `{function}({new}=...)`; the old name will be removed.",
         DeprecationWarning,
-        stacklevel=3,
+        stacklevel=stacklevel,
     )

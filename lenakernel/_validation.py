@@ -123,7 +123,9 @@ def broadcast_leading(trailing: int, what: str = "leading (batch/head)", **array
 
 def _single_number(value, name: str, expected: str) -> float:
     """``value`` as a float: a real Python number or a 0-d/1-element array or tensor."""
-    if isinstance(value, (bool, np.bool_, str, bytes)) or value is None:
+    if isinstance(value, (bool, np.bool_)) or value is None:
+        raise TypeError(f"`{name}` must be {expected}; got {value!r}.")
+    if isinstance(value, (str, bytes)):
         raise TypeError(f"`{name}` must be {expected}; got {type(value).__name__} {value!r}.")
     if isinstance(value, torch.Tensor):
         value = value.detach().cpu().numpy()

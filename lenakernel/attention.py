@@ -13,7 +13,7 @@ import math
 import numpy as np
 import torch
 
-from . import _validation as _v
+from . import _validation as V
 from ._backend import as_tensors, positive_scalar_tensor
 from ._deprecation import renamed_argument
 
@@ -53,10 +53,10 @@ def _gaussian_scores(q, k, h=None):
 
 
 def _check_qk(q, k):
-    _v.check_min_ndim(q, "q", 2, "(..., m, d)")
-    _v.check_min_ndim(k, "k", 2, "(..., n, d)")
-    _v.check_same_size(q, "q", -1, k, "k", -1, "feature size d (last axis)")
-    _v.broadcast_leading(2, q=q, k=k)
+    V.check_min_ndim(q, "q", 2, "(..., m, d)")
+    V.check_min_ndim(k, "k", 2, "(..., n, d)")
+    V.check_same_size(q, "q", -1, k, "k", -1, "feature size d (last axis)")
+    V.broadcast_leading(2, q=q, k=k)
 
 
 def _default_scale(scale, q):
@@ -98,8 +98,8 @@ def exp_dot_log_kernel(q, k, *, scale=None):
     tensors, restore = as_tensors(q=q, k=k)
     q, k = tensors["q"], tensors["k"]
     _check_qk(q, k)
-    _v.check_all_finite(q=q, k=k)
-    return restore(_dot_scores(q, k) * _default_scale(scale, q))
+    V.check_all_finite(q=q, k=k)
+    return restore(_dot_scores(q * _default_scale(scale, q), k))
 
 
 def gaussian_log_kernel(q, k, *, bandwidth):
@@ -131,9 +131,9 @@ def gaussian_log_kernel(q, k, *, bandwidth):
     tensors, restore = as_tensors(q=q, k=k)
     q, k = tensors["q"], tensors["k"]
     _check_qk(q, k)
-    _v.check_all_finite(q=q, k=k)
+    V.check_all_finite(q=q, k=k)
     dtype = q.dtype
-    q, k = q.to(_v.compute_dtype(q)), k.to(_v.compute_dtype(q))
+    q, k = q.to(V.compute_dtype(q)), k.to(V.compute_dtype(q))
     scores, factor = _gaussian(positive_scalar_tensor(bandwidth, "bandwidth", q))
     log_kernel = scores(q, k) if factor is None else factor(scores(q, k))
     return restore(log_kernel.to(dtype))
@@ -167,7 +167,7 @@ def _smooth(q, k, v, scores, factor, *, mask, causal, log_key_weights, return_we
     batch_shape = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
     if mask is not None:
         mask = mask.expand(*mask.shape[:-2], m, n)  # a view: lets us slice query rows
-    block = max(1, m) if return_weights else _v.rows_per_block(n * math.prod(batch_shape) * q.element_size(), m)
+    block = max(1, m) if return_weights else V.rows_per_block(n * math.prod(batch_shape) * q.element_size(), m)
 
     # Write each block into one output allocated once (slice assignment keeps autograd):
     # a list of per-block results kept between large temporaries fragments the heap.
@@ -229,11 +229,11 @@ def _prepare(q, k, v, mask, key_weights):
     tensors, restore = as_tensors(q=q, k=k, v=v, key_weights=key_weights, optional=("key_weights",))
     q, k, v, key_weights = (tensors[name] for name in ("q", "k", "v", "key_weights"))
     _check_qk(q, k)
-    _v.check_min_ndim(v, "v", 2, "(..., n, d_v)")
-    _v.check_same_size(k, "k", -2, v, "v", -2, "number of keys n (second-to-last axis)")
-    _v.check_all_finite(q=q, k=k, v=v, key_weights=key_weights)
+    V.check_min_ndim(v, "v", 2, "(..., n, d_v)")
+    V.check_same_size(k, "k", -2, v, "v", -2, "number of keys n (second-to-last axis)")
+    V.check_all_finite(q=q, k=k, v=v, key_weights=key_weights)
     m, n = q.shape[-2], k.shape[-2]
-    batch = _v.broadcast_leading(2, q=q, k=k, v=v)
+    batch = V.broadcast_leading(2, q=q, k=k, v=v)
 
     mask = _as_bool_mask(mask, q)
     if mask is not None:
@@ -261,7 +261,7 @@ def _prepare(q, k, v, mask, key_weights):
             raise ValueError("`key_weights` must be finite and >= 0 (a weight of 0 removes a key).")
 
     dtype = q.dtype
-    compute = _v.compute_dtype(q)
+    compute = V.compute_dtype(q)
     q, k, v = q.to(compute), k.to(compute), v.to(compute)
     log_key_weights = None if key_weights is None else torch.log(key_weights.to(compute))
     return q, k, v, mask, log_key_weights, restore, dtype
@@ -344,8 +344,8 @@ def kernel_smoother(q, k, v, *, kernel=None, log_kernel=None, mask=None, causal=
     >>> print(np.round(w, 4), np.round(out, 4))
     [[0.2741 0.4519 0.2741]] [[1.5481]]
     """
-    causal = _v.check_flag(causal, "causal")
-    return_weights = _v.check_flag(return_weights, "return_weights")
+    causal = V.check_flag(causal, "causal")
+    return_weights = V.check_flag(return_weights, "return_weights")
     if callable(kernel) and log_kernel is None:
         renamed_argument("kernel_smoother", "kernel", "log_kernel")
         kernel, log_kernel = None, kernel
@@ -379,7 +379,7 @@ def _resolve_kernel(kernel, kernel_params, q):
 
     if not isinstance(kernel, str):
         raise TypeError(f"`kernel` must be one of {_KERNELS}; got {type(kernel).__name__}.")
-    _v.check_choice(kernel, "kernel", _KERNELS)
+    V.check_choice(kernel, "kernel", _KERNELS)
     name = "scale" if kernel == "exp_dot" else "bandwidth"
     unexpected = set(kernel_params) - {name}
     if unexpected:
@@ -463,18 +463,20 @@ def softmax_attention(q, k, v, *, scale=None, mask=None, causal=False, return_we
     >>> print(np.round(w, 4), np.round(out, 4))
     [[0.7311 0.2689]] [[12.6894]]
     """
-    if _v.check_flag(return_weights, "return_weights"):
+    if V.check_flag(return_weights, "return_weights"):
         return kernel_smoother(q, k, v, kernel="exp_dot", scale=scale, mask=mask, causal=causal,
                                return_weights=True)
-    causal = _v.check_flag(causal, "causal")
+    causal = V.check_flag(causal, "causal")
     q, k, v, mask, _, restore, dtype = _prepare(q, k, v, mask, None)
-    scale_tensor = _default_scale(scale, q)
-    if _fused_kernel_applies(q, k, v, mask, causal, scale_tensor):
-        out = _fused_softmax_attention(q, k, v, mask, float(scale_tensor))
-    else:
-        out = _smooth(q, k, v, *_exp_dot(scale_tensor), mask=mask, causal=causal,
-                      log_key_weights=None, return_weights=False)
-    return _finish(out, dtype, restore)
+    return _finish(_softmax_attention(q, k, v, _default_scale(scale, q), mask=mask, causal=causal), dtype, restore)
+
+
+def _softmax_attention(q, k, v, scale, *, mask=None, causal=False, return_weights=False):
+    """:func:`softmax_attention` on checked tensors (no validation), for the package's own reuse."""
+    if not return_weights and _fused_kernel_applies(q, k, v, mask, causal, scale):
+        return _fused_softmax_attention(q, k, v, mask, float(scale))
+    return _smooth(q, k, v, *_exp_dot(scale), mask=mask, causal=causal, log_key_weights=None,
+                   return_weights=return_weights)
 
 
 def _fused_kernel_applies(q, k, v, mask, causal, scale):

@@ -12,7 +12,7 @@ import math
 
 import torch
 
-from . import _validation as _v
+from . import _validation as V
 from ._backend import as_tensors, positive_scalar_tensor
 from .feature_maps import _as_projection, _positive_exponent
 from .linear import _check_options, _check_qkv, _empty_context, _forms
@@ -23,12 +23,13 @@ __all__ = ["favor_attention"]
 def favor_attention(q, k, v, *, projection, scale=None, causal=False, method="chunked", chunk_size=64):
     r"""FAVOR+: softmax attention approximated with positive random features, stably.
 
-    Softmax attention uses the kernel :math:`\exp(s\, q\cdot k)` with ``scale`` s; writing it as
-    :math:`\exp(q'\cdot k')` with :math:`q' = \sqrt s\, q` and :math:`k' = \sqrt s\, k`, the positive
-    features :math:`\phi(x) = \exp(\omega^\top x - \|x\|^2/2)/\sqrt m` of
-    :func:`~lenakernel.positive_random_features` estimate it without bias, and linear
-    attention with those features approximates softmax attention
-    (Choromanski et al. 2021).
+    Softmax attention uses the kernel :math:`\exp(q\cdot k/\tau)` (``scale`` is
+    :math:`1/\tau`); writing it as :math:`\exp(q'\cdot k')` with :math:`q' = q/\sqrt\tau` and
+    :math:`k' = k/\sqrt\tau`, the ``s`` positive features
+    :math:`\phi(x) = \exp(\omega_i^\top x - \|x\|^2/2)/\sqrt s` of
+    :func:`~lenakernel.positive_random_features` estimate it without bias, and FAVOR+ *is*
+    linear attention with those features (Choromanski et al. 2021): the four forms of
+    :func:`~lenakernel.linear_attention`, with per-key log-offsets.
 
     **Stabilisation.** The exponents grow with the norms of queries and keys, and
     ``exp`` overflows or underflows. Each *query* is divided by its own largest feature
@@ -48,8 +49,9 @@ def favor_attention(q, k, v, *, projection, scale=None, causal=False, method="ch
     q : array_like or torch.Tensor, shape (..., m, d)
     k : array_like or torch.Tensor, shape (..., n, d)
     v : array_like or torch.Tensor, shape (..., n, d_v)
-    projection : array or tensor, shape (num_features, d)
-        From :func:`~lenakernel.sample_projection`.
+    projection : array or tensor, shape (s, d)
+        The ``s`` random directions, from :func:`~lenakernel.sample_projection` (``m``
+        is the number of queries; the feature vector has ``s`` entries).
     scale : float, optional
         Softmax's scale; default ``1 / sqrt(d)``.
     causal : bool, default False
@@ -70,9 +72,9 @@ def favor_attention(q, k, v, *, projection, scale=None, causal=False, method="ch
     >>> s = q @ k.T / 2
     >>> p = np.exp(s - s.max(1, keepdims=True))
     >>> exact = (p / p.sum(1, keepdims=True)) @ v
-    >>> for m in (16, 256, 4096):
-    ...     w = sample_projection(m, 4, kind="orthogonal", seed=0)
-    ...     print(m, round(float(np.abs(favor_attention(q, k, v, projection=w) - exact).max()), 4))
+    >>> for s in (16, 256, 4096):
+    ...     w = sample_projection(s, 4, kind="orthogonal", seed=0)
+    ...     print(s, round(float(np.abs(favor_attention(q, k, v, projection=w) - exact).max()), 4))
     16 0.0702
     256 0.0218
     4096 0.005
@@ -85,7 +87,7 @@ def favor_attention(q, k, v, *, projection, scale=None, causal=False, method="ch
     chunk_size = _check_options(causal, method, chunk_size)
     _check_qkv(q, k, v, causal)
     out_dtype = q.dtype
-    work = _v.compute_dtype(q)
+    work = V.compute_dtype(q)
     q, k, v = q.to(work), k.to(work), v.to(work)
     omega = _as_projection(projection, q, work)
     if scale is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from . import _validation
+from . import _validation as V
 from ._backend import as_tensors, positive_scalar_tensor
 
 __all__ = [
@@ -23,15 +23,15 @@ __all__ = [
 
 def _pair(x, y, num_features):
     """Validate a pair of point arrays and the number of random vectors."""
-    m = _validation.check_positive_int(num_features, "num_features")
+    m = V.check_positive_int(num_features, "num_features")
     tensors, restore = as_tensors(x=x, y=y)
     x, y = tensors["x"], tensors["y"]
-    _validation.check_min_ndim(x, "x", 1, "(..., d)")
-    _validation.check_min_ndim(y, "y", 1, "(..., d)")
-    _validation.check_same_size(x, "x", -1, y, "y", -1, "dimension d (last axis)")
-    _validation.broadcast_leading(1, what="leading", x=x, y=y)
-    _validation.check_finite(x, "x")
-    _validation.check_finite(y, "y")
+    V.check_min_ndim(x, "x", 1, "(..., d)")
+    V.check_min_ndim(y, "y", 1, "(..., d)")
+    V.check_same_size(x, "x", -1, y, "y", -1, "dimension d (last axis)")
+    V.broadcast_leading(1, what="leading", x=x, y=y)
+    V.check_finite(x, "x")
+    V.check_finite(y, "y")
     return x, y, m, restore
 
 

@@ -13,7 +13,7 @@ import math
 import numpy as np
 import torch
 
-from . import _validation as _v
+from . import _validation as V
 from ._backend import as_real_tensor, as_tensors, positive_scalar_tensor
 from ._deprecation import renamed_argument
 
@@ -29,8 +29,8 @@ __all__ = [
 ]
 
 def _check_input(x: torch.Tensor) -> None:
-    _v.check_min_ndim(x, "x", 1, "(..., d)")
-    _v.check_not_empty(x, "x", axis=-1, what="feature columns (last axis)")
+    V.check_min_ndim(x, "x", 1, "(..., d)")
+    V.check_not_empty(x, "x", axis=-1, what="feature columns (last axis)")
 
 
 def _as_projection(projection, x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -41,7 +41,7 @@ def _as_projection(projection, x: torch.Tensor, dtype: torch.dtype) -> torch.Ten
         raise ValueError(
             f"`projection` must have shape (num_features, dim); got shape {tuple(omega.shape)}."
         )
-    _v.check_finite(omega, "projection")
+    V.check_finite(omega, "projection")
     if omega.shape[1] != x.shape[-1]:
         raise ValueError(
             f"`projection` has dim {omega.shape[1]} (shape {tuple(omega.shape)}) but `x` has "
@@ -62,7 +62,7 @@ def _offset(exponent: torch.Tensor, stabilizer, x: torch.Tensor) -> torch.Tensor
         # A constant per row: detached, because it cancels wherever the map is normalised.
         return exponent.detach().amax(dim=-1, keepdim=True)
     c = as_real_tensor(stabilizer, "stabilizer", "None, 'max' or a number/array")
-    _v.check_finite(c, "stabilizer")
+    V.check_finite(c, "stabilizer")
     c = c.to(device=exponent.device, dtype=exponent.dtype)
     try:
         fits = torch.broadcast_shapes(c.shape, exponent.shape) == exponent.shape
@@ -107,7 +107,7 @@ def elu_plus_one(x):
     tensors, restore = as_tensors(x=x)
     x = tensors["x"]
     _check_input(x)
-    work = x.to(_v.compute_dtype(x))
+    work = x.to(V.compute_dtype(x))
     # Clamping the exponent from below keeps exp(.) at or above the smallest normal number
     # of the output dtype, so no feature is ever exactly zero.
     lowest = math.log(torch.finfo(x.dtype).tiny) + 0.01
@@ -190,7 +190,7 @@ FEATURE_MAPS = {"elu+1": elu_plus_one, "relu": relu_features, "taylor": taylor_f
 
 def _resolve_feature_map(feature_map):
     if isinstance(feature_map, str):
-        _v.check_choice(feature_map, "feature_map", tuple(FEATURE_MAPS))
+        V.check_choice(feature_map, "feature_map", tuple(FEATURE_MAPS))
         return FEATURE_MAPS[feature_map]
     if callable(feature_map):
         return feature_map
@@ -218,14 +218,14 @@ def _apply_feature_map(phi, x: torch.Tensor, name: str) -> torch.Tensor:
 def _seed_or_generator(seed, generator, function):
     """The generator for ``seed`` (int, torch or NumPy generator); ``generator=`` is its old name."""
     if generator is not None:
-        renamed_argument(function, "generator", "seed")
+        renamed_argument(function, "generator", "seed", stacklevel=4)
         if seed is not None:
             raise ValueError(f"give `seed` only (an int or a generator); got seed={seed!r} and generator too.")
         seed = generator
     if seed is None:
         raise ValueError("`seed` is required (an int, a torch.Generator or a numpy.random.Generator): "
                          "random features must be reproducible.")
-    return _v.as_generator(seed, numpy_ok=True)
+    return V.as_generator(seed, numpy_ok=True)
 
 
 def sample_projection(num_features, dim, *, kind="iid", seed=None, generator=None, dtype=torch.float64):
@@ -280,14 +280,14 @@ def sample_projection(num_features, dim, *, kind="iid", seed=None, generator=Non
     >>> type(sample_projection(2, 3, seed=np.random.default_rng(0))).__name__
     'ndarray'
     """
-    num_features = _v.check_positive_int(num_features, "num_features")
-    dim = _v.check_positive_int(dim, "dim")
-    _v.check_choice(kind, "kind", ("iid", "orthogonal", "stratified"))
+    num_features = V.check_positive_int(num_features, "num_features")
+    dim = V.check_positive_int(dim, "dim")
+    V.check_choice(kind, "kind", ("iid", "orthogonal", "stratified"))
     if kind == "stratified" and dim != 1:
         raise ValueError(f"`kind='stratified'` stratifies one input dimension (dim=1); got dim={dim}. "
                          "Use 'orthogonal' for several dimensions.")
     generator = _seed_or_generator(seed, generator, "sample_projection")
-    _v.check_float_dtype(dtype)
+    V.check_float_dtype(dtype)
 
     if isinstance(generator, np.random.Generator):
         def gaussian(rows, cols):
@@ -369,7 +369,7 @@ def random_fourier_features(x, projection, *, bandwidth=1.0):
     tensors, restore = as_tensors(x=x)
     x = tensors["x"]
     _check_input(x)
-    dtype = _v.compute_dtype(x)
+    dtype = V.compute_dtype(x)
     omega = _as_projection(projection, x, dtype)
     sigma = positive_scalar_tensor(bandwidth, "bandwidth", x.to(dtype))
     angles = (x.to(dtype) @ omega.T) / sigma
@@ -388,7 +388,7 @@ def _random_features(x, projection, stabilizer, build):
     tensors, restore = as_tensors(x=x)
     x = tensors["x"]
     _check_input(x)
-    dtype = _v.compute_dtype(x)
+    dtype = V.compute_dtype(x)
     omega = _as_projection(projection, x, dtype)
     log_scale, parts, count = build(x.to(dtype), omega)
     c = _offset(log_scale, stabilizer, x)

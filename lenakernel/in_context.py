@@ -15,7 +15,7 @@ from torch import nn
 
 from . import _validation as V
 from ._backend import as_tensors, positive_scalar_tensor
-from .attention import softmax_attention
+from .attention import _softmax_attention
 
 __all__ = [
     "RegressionTasks",
@@ -182,9 +182,10 @@ def _in_context(x_context, y_context, x_query, w_query, w_key, w_value, temperat
     q = _lift(x_query) @ w_query.transpose(0, 1)               # (..., m, d_k)
     k = phi_context @ w_key.transpose(0, 1)                     # (..., n, d_k)
     v = tokens @ w_value                                        # (..., n)
-    # The identity of chapter 5: the head is softmax attention with scale 1 / (tau sqrt(d_k)).
+    # The identity of chapter 5: the head is softmax attention with scale 1 / (tau sqrt(d_k))
+    # (softmax_attention after its validation: the inputs are checked by the callers).
     scale = (1 / (temperature * math.sqrt(w_query.shape[0]))).clamp(torch.finfo(q.dtype).tiny)
-    result = softmax_attention(q, k, v[..., None], scale=scale, return_weights=return_weights)
+    result = _softmax_attention(q, k, v[..., None], scale, return_weights=return_weights)
     return (result[0][..., 0], result[1]) if return_weights else result[..., 0]
 
 

@@ -14,7 +14,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from . import _validation as _v
+from . import _validation as V
 from ._backend import as_tensors
 from .causal_linear_backward import _causal_linear_attention, _needs_gradient
 from .feature_maps import _apply_feature_map, _resolve_feature_map
@@ -27,22 +27,22 @@ METHODS = ("quadratic", "prefix_sum", "recurrent", "chunked")
 # --------------------------------------------------------------------------- validation
 
 def _check_qkv(q, k, v, causal: bool):
-    _v.check_min_ndim(q, "q", 2, "(..., m, d)")
-    _v.check_min_ndim(k, "k", 2, "(..., n, d)")
-    _v.check_min_ndim(v, "v", 2, "(..., n, d_v)")
-    _v.check_not_empty(q, "q", axis=-1, what="features (last axis)")
-    _v.check_same_size(q, "q", -1, k, "k", -1, "feature dimension d (last axis)")
-    _v.check_same_size(k, "k", -2, v, "v", -2, "number of keys n (second-to-last axis)")
+    V.check_min_ndim(q, "q", 2, "(..., m, d)")
+    V.check_min_ndim(k, "k", 2, "(..., n, d)")
+    V.check_min_ndim(v, "v", 2, "(..., n, d_v)")
+    V.check_not_empty(q, "q", axis=-1, what="features (last axis)")
+    V.check_same_size(q, "q", -1, k, "k", -1, "feature dimension d (last axis)")
+    V.check_same_size(k, "k", -2, v, "v", -2, "number of keys n (second-to-last axis)")
     if causal:
-        _v.check_same_size(q, "q", -2, k, "k", -2, "sequence length (causal attention needs m == n)")
-    return _v.broadcast_leading(2, q=q, k=k, v=v)
+        V.check_same_size(q, "q", -2, k, "k", -2, "sequence length (causal attention needs m == n)")
+    return V.broadcast_leading(2, q=q, k=k, v=v)
 
 
 def _check_options(causal, method, chunk_size) -> int:
     """Validate the options shared by the linear-attention functions; return chunk_size."""
-    _v.check_flag(causal, "causal")
-    _v.check_choice(method, "method", METHODS)
-    return _v.check_positive_int(chunk_size, "chunk_size")
+    V.check_flag(causal, "causal")
+    V.check_choice(method, "method", METHODS)
+    return V.check_positive_int(chunk_size, "chunk_size")
 
 
 # ------------------------------------------------------------------ the forms (num, den)
@@ -285,12 +285,12 @@ def linear_attention(q, k, v, *, feature_map="elu+1", causal=False, method="chun
     tensors, restore = as_tensors(q=q, k=k, v=v)
     q, k, v = tensors["q"], tensors["k"], tensors["v"]
     chunk_size = _check_options(causal, method, chunk_size)
-    eps = _v.check_nonnegative_scalar(eps, "eps")
+    eps = V.check_nonnegative_scalar(eps, "eps")
     phi = _resolve_feature_map(feature_map)
     _check_qkv(q, k, v, causal)
 
     out_dtype = q.dtype
-    work = _v.compute_dtype(q)
+    work = V.compute_dtype(q)
     q, k, v = q.to(work), k.to(work), v.to(work)
     if causal and method == "chunked" and _needs_gradient(q, k, v):  # a chunk-wise backward pass too
         return restore(_causal_linear_attention(q, k, v, phi, chunk_size, eps).to(out_dtype))
@@ -364,15 +364,15 @@ class LinearAttentionState:
 
     def __init__(self, feature_dim, value_dim, *, feature_map="elu+1", batch_shape=(), dtype=torch.float64,
                  device=None, eps=1e-6):
-        self.feature_dim = _v.check_positive_int(feature_dim, "feature_dim")
-        self.value_dim = _v.check_positive_int(value_dim, "value_dim")
+        self.feature_dim = V.check_positive_int(feature_dim, "feature_dim")
+        self.value_dim = V.check_positive_int(value_dim, "value_dim")
         self._phi = _resolve_feature_map(feature_map)
         try:
-            self.batch_shape = tuple(_v.check_positive_int(s, "batch_shape entry") for s in batch_shape)
+            self.batch_shape = tuple(V.check_positive_int(s, "batch_shape entry") for s in batch_shape)
         except TypeError:
             raise TypeError(f"`batch_shape` must be a tuple of ints; got {batch_shape!r}.") from None
-        _v.check_float_dtype(dtype)
-        self.eps = _v.check_nonnegative_scalar(eps, "eps")
+        V.check_float_dtype(dtype)
+        self.eps = V.check_nonnegative_scalar(eps, "eps")
         self.state = torch.zeros(self.batch_shape + (self.feature_dim, self.value_dim), dtype=dtype, device=device)
         self.normaliser = torch.zeros(self.batch_shape + (self.feature_dim,), dtype=dtype, device=device)
         self.position = 0
@@ -404,12 +404,12 @@ class LinearAttentionState:
             if t.ndim != len(self.batch_shape) + 1 or tuple(t.shape[:-1]) != self.batch_shape:
                 raise ValueError(f"`{name}` must have shape batch_shape + (d,) = {self.batch_shape} + (d,); "
                                  f"got shape {tuple(t.shape)}.")
-        _v.check_same_size(q_t, "q_t", -1, k_t, "k_t", -1, "feature dimension d")
+        V.check_same_size(q_t, "q_t", -1, k_t, "k_t", -1, "feature dimension d")
         if tuple(v_t.shape) != self.batch_shape + (self.value_dim,):
             raise ValueError(f"`v_t` must have shape {self.batch_shape + (self.value_dim,)}; got shape "
                              f"{tuple(v_t.shape)}.")
         # NaN in one token would poison the state for every later one: refuse it here.
-        _v.check_all_finite(q_t=q_t, k_t=k_t, v_t=v_t)
+        V.check_all_finite(q_t=q_t, k_t=k_t, v_t=v_t)
         like = self.state
         q_t, k_t, v_t = (t.to(dtype=like.dtype, device=like.device) for t in (q_t, k_t, v_t))
         fq_t = _apply_feature_map(self._phi, q_t, "q_t")

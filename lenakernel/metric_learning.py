@@ -16,16 +16,22 @@ from torch import nn
 
 from . import _validation as V
 from ._backend import as_tensors
-from .smoothing import nadaraya_watson, silverman_bandwidth
+from .kernels import _log_gaussian_sq
+from .smoothing import _nadaraya_watson, nadaraya_watson, silverman_bandwidth
 from .training import train
 
 __all__ = ["metric_kernel_smoother", "KernelSmoother", "KernelFit", "fit_kernel_smoother"]
 
 
 def _metric_smooth(x_train, y_train, x_query, metric, exclude_self, return_weights):
-    """The identity of chapter 4: the metric smoother is N-W on the inputs ``A x``, with h = 1."""
-    return nadaraya_watson(x_train @ metric.mT, y_train, x_query @ metric.mT, bandwidth=1.0,
-                           exclude_self=exclude_self, return_weights=return_weights)
+    """The identity of chapter 4: the metric smoother is N-W on the inputs ``A x``, with h = 1.
+
+    (:func:`~lenakernel.nadaraya_watson` after its validation: the inputs are checked here.)
+    """
+    if exclude_self and not x_query.shape[0] == x_train.shape[0] >= 2:
+        nadaraya_watson(x_train, y_train, x_query, bandwidth=1.0, exclude_self=True)  # raises, naming them
+    return _nadaraya_watson(x_train @ metric.mT, y_train, x_query @ metric.mT, _log_gaussian_sq,
+                            metric.new_tensor(1.0), exclude_self, return_weights)
 
 
 def _check_metric(metric, x_train):

@@ -199,16 +199,19 @@ def nadaraya_watson(x_train, y_train, x_query, *, kernel="gaussian", bandwidth, 
             "`exclude_self=True` means query i is training point i, so `x_query` and `x_train` "
             f"must hold the same number (>= 2) of points; got {xq.shape[0]} and {xt.shape[0]}."
         )
+    h = positive_scalar_tensor(bandwidth, "bandwidth", like=xt.to(V.compute_dtype(xt)))
+    return restore(_nadaraya_watson(xt, yt, xq, log_kernel, h, exclude_self, return_weights))
+
+
+def _nadaraya_watson(xt, yt, xq, log_kernel, h, exclude_self=False, return_weights=False):
+    """:func:`nadaraya_watson` on checked tensors (no validation), for the package's own reuse."""
     dtype, work = xt.dtype, V.compute_dtype(xt)
-    h = positive_scalar_tensor(bandwidth, "bandwidth", like=xt.to(work))
     pred, weights = _smooth(V.as_points(xt, "x_train").to(work), V.as_points(yt, "y_train").to(work),
                             V.as_points(xq, "x_query").to(work), log_kernel, h, exclude_self=exclude_self,
                             return_weights=return_weights)
     if yt.ndim == 1:
         pred = pred[:, 0]
-    if return_weights:
-        return restore((pred.to(dtype), weights.to(dtype)))
-    return restore(pred.to(dtype))
+    return (pred.to(dtype), weights.to(dtype)) if return_weights else pred.to(dtype)
 
 
 def leave_one_out_predictions(x, y, *, kernel="gaussian", bandwidth):

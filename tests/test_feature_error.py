@@ -167,3 +167,10 @@ def test_bad_bandwidth():
         fe.fourier_features_mse(np.zeros(2), np.ones(2), 4, bandwidth=0.0)
     with pytest.raises(TypeError, match="`bandwidth`"):
         fe.fourier_features_mse(np.zeros(2), np.ones(2), 4, bandwidth="wide")
+
+
+def test_mse_is_exactly_zero_where_the_estimator_is_exact_even_for_large_norms():
+    x = 15 * np.ones(8)
+    assert fe.trigonometric_features_mse(x, x, 8) == 0.0
+    assert fe.positive_features_mse(x, -x, 8) == 0.0
+    assert fe.hyperbolic_features_mse(x, -x, 8) == 0.0

@@ -193,3 +193,17 @@ def test_in_context_attention_bad_projections():
             in_context_attention(xc, xc, xc, **{**good, name: bad})
     with pytest.raises(ValueError, match="temperature"):
         in_context_attention(xc, xc, xc, **good, temperature=0.0)
+
+
+def test_issue_cases_are_refused_by_name():
+    with pytest.raises(TypeError, match="`dtype` must be a floating torch.dtype"):
+        sample_regression_tasks(2, 3, 4, dtype=torch.int64)
+    with pytest.raises(TypeError, match="`dtype` must be a floating torch.dtype"):
+        AttentionRegressor(dtype=torch.int32)
+    with pytest.raises(ValueError, match="`query_points` contains NaN"):
+        sample_regression_tasks(2, 3, 2, query_points=np.array([0.0, np.nan]))
+    x, y = np.zeros((1, 3)), np.zeros((1, 3))
+    with pytest.raises(ValueError, match="`w_query` contains NaN"):
+        in_context_attention(x, y, x, w_query=np.full((2, 3), np.nan), w_key=np.ones((2, 3)), w_value=np.ones(4))
+    with pytest.raises(TypeError, match="`x_context` must hold real numbers"):
+        in_context_attention(x + 1j, y, x, w_query=np.ones((2, 3)), w_key=np.ones((2, 3)), w_value=np.ones(4))

@@ -215,3 +215,13 @@ def test_state_refuses_a_nan_token():
     with pytest.raises(ValueError, match="`k_t` contains NaN"):
         state.step(q[0], k[0] * float("nan"), v[0])
     assert state.position == 0 and bool(torch.isfinite(state.step(q[1], k[1], v[1])).all())
+
+
+def test_messages_name_the_right_argument():
+    q, k, v = _qkv(4)
+    with pytest.raises(ValueError, match="`q` is empty"):
+        lk.linear_attention(q[:, :0], k[:, :0], v)
+    out = lk.linear_attention(q, k, v, eps=torch.tensor(1e-6, dtype=torch.float64))
+    torch.testing.assert_close(out, lk.linear_attention(q, k, v, eps=1e-6))
+    with pytest.raises(ValueError, match="`eps` must be a finite number >= 0; got -1.0"):
+        lk.linear_attention(q, k, v, eps=torch.tensor(-1.0))

@@ -160,3 +160,20 @@ def test_learned_metric_shrinks_irrelevant_direction():
 def test_fit_bad_inputs(kwargs, error, match):
     with pytest.raises(error, match=match):
         fit_kernel_smoother(**kwargs)
+
+
+def test_issue_cases_are_refused_by_name():
+    x = np.linspace(0, 1, 5)
+    with pytest.raises(ValueError, match="`x` needs at least 2 points with at least 1 feature"):
+        fit_kernel_smoother(np.zeros((5, 0)), x)
+    with pytest.raises(TypeError, match="`metric` must be a NumPy array or a torch tensor, got None"):
+        metric_kernel_smoother(x, x, x, metric=None)
+    with pytest.raises(TypeError, match="`dtype` must be a floating torch.dtype"):
+        KernelSmoother(dtype=torch.int64)
+    with pytest.raises(ValueError, match="`bandwidth` must be within the range"):
+        KernelSmoother(bandwidth=1e-300, dtype=torch.float32)
+
+
+def test_constant_inputs_start_at_bandwidth_one():
+    fit = fit_kernel_smoother(np.ones(6), np.arange(6.0), steps=2)
+    assert np.isfinite(fit.losses).all()

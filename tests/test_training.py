@@ -80,3 +80,20 @@ def test_train_bad_model_or_loss():
     frozen = torch.nn.Linear(1, 1).requires_grad_(False)
     with pytest.raises(ValueError, match="trainable"):
         train(frozen, loss_fn, steps=1, lr=0.1)
+
+
+def test_a_loss_without_gradient_is_refused_by_name():
+    model = torch.nn.Linear(1, 1)
+    with pytest.raises(ValueError, match="`loss_fn` must return a loss that depends on the model"):
+        train(model, lambda model, generator: torch.tensor(1.0), steps=1, lr=0.1, progress=False)
+
+
+def test_seed_may_be_a_generator():
+    def run(seed):
+        model = torch.nn.Linear(1, 1, dtype=torch.float64)
+        torch.nn.init.zeros_(model.weight)
+        torch.nn.init.zeros_(model.bias)
+        return train(model, lambda m, g: (m(torch.randn(4, 1, generator=g, dtype=torch.float64)) ** 2).mean(),
+                     steps=3, lr=0.1, seed=seed, progress=False)
+
+    np.testing.assert_array_equal(run(torch.Generator().manual_seed(3)), run(torch.Generator().manual_seed(3)))
