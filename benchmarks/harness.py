@@ -48,6 +48,7 @@ __all__ = [
     "matmul_rate",
     "environment",
     "validate_results",
+    "merge_results",
     "render_markdown",
     "format_seconds",
     "format_bytes",
@@ -533,6 +534,53 @@ def _params_text(params: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in params.items())
 
 
+def merge_results(old: dict, new: dict, sections) -> dict:
+    """``old`` with the given sections replaced by those of ``new`` (a run of those sections only).
+
+    A measurement belongs to the section its name starts with (``"training/..."``); a target
+    to the section recorded in it, or else the one its id starts with (``"training_..."``).
+    Ratios never mix the two runs: each target compares measurements of one run. The
+    meta data keep the old run's and list each merged run with its date and load.
+
+    >>> old = {"meta": {"date": "a"}, "measurements": [{"name": "x/1"}, {"name": "y/1"}],
+    ...        "targets": [{"id": "y_t"}], "notes": ["n"], "crossover": [], "course": {}}
+    >>> new = {"meta": {"date": "b", "load_average": [1, 1, 1]}, "measurements": [{"name": "y/2"}],
+    ...        "targets": [{"id": "y_u", "section": "y"}], "notes": ["n", "m"], "crossover": [], "course": {}}
+    >>> merged = merge_results(old, new, ["y"])
+    >>> [m["name"] for m in merged["measurements"]], [t["id"] for t in merged["targets"]], merged["notes"]
+    (['x/1', 'y/2'], ['y_u'], ['n', 'm'])
+    >>> merged["meta"]["merged_runs"][0]["sections"]
+    ['y']
+    >>> len(merge_results(merged, new, ["y"])["meta"]["merged_runs"])  # run again: one entry
+    1
+    """
+    sections = list(sections)
+
+    def ours(name, section=None, sep="/"):
+        return section in sections if section else any(name.startswith(s + sep) for s in sections)
+
+    merged = dict(old)
+    merged["measurements"] = [m for m in old["measurements"] if not ours(m["name"])] + new["measurements"]
+    merged["targets"] = ([t for t in old["targets"] if not ours(t["id"], t.get("section"), "_")]
+                         + new["targets"])
+    merged["notes"] = list(old["notes"]) + [n for n in new["notes"] if n not in old["notes"]]
+    if "crossover" in sections:
+        merged["crossover"] = new["crossover"]
+    if "course" in sections:
+        merged["course"] = new["course"]
+    meta = dict(old["meta"])
+    nm = new["meta"]
+    # An earlier merged run whose sections are all run again has no rows left: drop its entry.
+    earlier = [run for run in meta.get("merged_runs", []) if not set(run["sections"]) <= set(sections)]
+    meta["merged_runs"] = earlier + [{
+        "sections": sections, "date": nm.get("date"), "device_name": nm.get("device_name"),
+        "cpu_count": nm.get("cpu_count"), "load_average": nm.get("load_average"),
+        "load_average_end": nm.get("load_average_end"), "wall_seconds": nm.get("wall_seconds"),
+        "torch_threads": nm.get("torch_threads"), "matmul": nm.get("matmul")}]
+    merged["meta"] = meta
+    return merged
+
+
 def render_markdown(results: dict) -> str:
     """The RESULTS.md text for a results dictionary."""
     meta = results["meta"]
@@ -554,6 +602,16 @@ def render_markdown(results: dict) -> str:
         f"- peak memory: {meta['memory']['method']} (resolution: "
         f"{format_bytes(meta['memory']['resolution_bytes'])})",
         f"- whole run: {format_seconds(meta.get('wall_seconds'))}",
+    ]
+    for run in meta.get("merged_runs", []):
+        lines.append(
+            f"- sections {', '.join(run['sections'])} were re-run on {run['date']} and merged in "
+            f"({run.get('device_name')}, {run.get('cpu_count')} logical CPUs, torch threads: "
+            f"{run.get('torch_threads')}, float32 matmul rate {((run.get('matmul') or {}).get('gflops') or 0):.1f} "
+            f"GFLOP/s; load average at start {_loads(run.get('load_average'))}, at the end "
+            f"{_loads(run.get('load_average_end'))}; {format_seconds(run.get('wall_seconds'))}); "
+            "their ratios compare measurements of that run only")
+    lines += [
         "",
         "Every time is a median of repeated calls after a warm-up; every ratio compares two medians "
         "from this run, timed in turns.",

@@ -2,7 +2,7 @@
 
 Usage (from the repository root):
     python -m benchmarks.run [--device cpu|cuda] [--quick] [--sections a,b,...] [--threads N]
-                             [--output-dir DIR]
+                             [--output-dir DIR] [--merge]
 
 --quick runs every section at small sizes in seconds (a smoke test, not a measurement);
 the files it writes say so. The course section (executing every notebook and building
@@ -39,6 +39,9 @@ def parse_args(argv=None):
                         help=f"comma-separated subset of {','.join(suite.SECTIONS)} (default: all)")
     parser.add_argument("--threads", type=int, default=0,
                         help="torch intra-op threads (default 0: torch's own choice, one per core)")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the other sections of the results.json already in --output-dir and "
+                             "replace only the sections run now")
     parser.add_argument("--output-dir", default=str(ROOT / "benchmarks"),
                         help="where RESULTS.md and results.json go (default: benchmarks/)")
     args = parser.parse_args(argv)
@@ -73,6 +76,8 @@ def main(argv=None) -> int:
         return 1
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if args.merge and (out / "results.json").exists():
+        results = harness.merge_results(json.loads((out / "results.json").read_text()), results, args.sections)
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     (out / "RESULTS.md").write_text(harness.render_markdown(results))
     met = sum(t["status"] == "met" for t in results["targets"])

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from . import harness as H
-from . import models, nw_fresh
+from . import models, nw_fresh, peers
 
 __all__ = ["SIZES", "SECTIONS", "Run", "bare_linear_attention", "nw_memory_note"]
 
@@ -39,6 +39,7 @@ SIZES = {
         "chunked_ns": [512, 1024, 2048, 4096, 8192, 16384, 32768],
         "prefix_sum_ns": [512, 1024, 2048, 4096, 8192],
         "recurrent_ns": [512, 1024, 2048, 4096, 8192],
+        "training_ns": [1024, 2048, 4096, 8192, 16384, 32768],
         "memory_fit_from": 2048,
         "crossover_ds": [32, 64, 128],
         "crossover_ns": [16, 32, 64, 128, 256, 512, 1024, 2048, 4096],
@@ -62,6 +63,7 @@ SIZES = {
         "chunked_ns": [128, 256, 512],
         "prefix_sum_ns": [128, 256, 512],
         "recurrent_ns": [128, 256, 512],
+        "training_ns": [128, 256, 512],
         "memory_fit_from": 128,
         "crossover_ds": [32, 64],
         "crossover_ns": [16, 64, 256],
@@ -78,7 +80,7 @@ SIZES = {
     },
 }
 
-SECTIONS = ("noncausal", "causal", "softmax", "nw", "ends", "crossover", "course")
+SECTIONS = ("noncausal", "causal", "training", "softmax", "nw", "ends", "crossover", "course")
 
 # The environment `make execute` runs the notebooks in (NB_ENV in the Makefile).
 NOTEBOOK_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -163,6 +165,7 @@ class Run:
 
     def target(self, *args, **kwargs) -> dict:
         row = H.make_target(*args, **kwargs)
+        row["section"] = getattr(self, "section", None)
         self.targets.append(row)
         self.log(f"  target {row['id']}: {row['value'] if row['value'] is None else round(row['value'], 4)} "
                  f"{row['op']} {row['threshold']:g} -> {row['status']}")
@@ -262,6 +265,68 @@ class Run:
         span = f"n = {fit[0][0]}…{fit[-1][0]}" if fit else "no points"
         self.target("chunked_memory_slope", f"causal chunk-wise: log-log slope of peak extra memory in n ({span})",
                     slope, "<=", 1.1, unit="")
+
+    def training(self) -> None:
+        """Forward + backward (loss = sum of squares): causal against a peer, non-causal, forward alone."""
+        lk, s = self.lk, self.size
+        heads, d = s["heads"], s["d"]
+        peer_name, peer = peers.causal_peer()
+        self.notes.append(
+            f"Training rows: loss = sum of squared outputs, gradients with respect to q, k and v by "
+            f"`torch.autograd.grad` (nothing kept between calls); elu+1, float32. The causal peer is {peer_name}, "
+            "with elu+1 features and the normaliser as its `CausalLinearAttention` layer computes them. "
+            "\"before\" is the chunk-wise form under plain autograd (the package before its chunk-wise backward).")
+
+        def training_step(attention):
+            def step():
+                out = attention(q, k, v)
+                return torch.autograd.grad((out * out).sum(), (q, k, v))
+            return step
+
+        def before(q, k, v):  # the chunk-wise forward, differentiated by autograd
+            fq, fk = lk.elu_plus_one(q), lk.elu_plus_one(k)
+            num, den = lk.linear._chunked(fq, fk, v, 64)
+            return num / (den + 1e-6)
+
+        for n in s["training_ns"]:
+            q, k, v = (x.requires_grad_() for x in _qkv(n, d, heads, self.device))
+            params = {"n": n, "d": d, "heads": heads}
+            self.bench_group({
+                "training/causal lk.linear_attention": (params, training_step(
+                    lambda q, k, v: lk.linear_attention(q, k, v, causal=True))),
+                "training/causal peer": (params, training_step(peer)),
+                "training/noncausal lk.linear_attention": (params, training_step(lk.linear_attention)),
+                "training/causal before (autograd)": (params, training_step(before)),
+                "training/causal forward only": (params, lambda: lk.linear_attention(
+                    q.detach(), k.detach(), v.detach(), causal=True)),
+            }, lo=3, hi=15)
+        ns = s["training_ns"]
+        mine = {n: self.find("training/causal lk.linear_attention", n=n) for n in ns}
+
+        def worst(other, key="seconds"):
+            ratios = {n: H.ratio(mine[n][key], self.find(other, n=n)[key]) for n in ns}
+            known = [r for r in ratios.values() if r is not None]
+            text = ", ".join(f"n = {n}: {r:.3g}" for n, r in ratios.items() if r is not None)
+            return (max(known) if known else None), text
+
+        span = f"n = {ns[0]}…{ns[-1]}"
+        value, text = worst("training/causal peer")
+        self.target("training_vs_peer", f"causal fwd+bwd, {span}: time / {peer_name}, worst n", value, "<=", 1.0,
+                    note=text)
+        value, text = worst("training/noncausal lk.linear_attention")
+        self.target("training_vs_noncausal", f"causal fwd+bwd, {span}: time / non-causal fwd+bwd, worst n",
+                    value, "<=", 1.2, note=text)
+        value, text = worst("training/causal forward only", "peak_bytes")
+        self.target("training_memory_vs_forward",
+                    f"causal fwd+bwd, {span}: peak extra memory / the forward's alone, worst n",
+                    value, "<=", 1.5, note=text)
+        fit = [(n, mine[n]["peak_bytes"]) for n in ns if n >= s["memory_fit_from"] and mine[n]["peak_bytes"]]
+        slope = H.loglog_slope(*zip(*fit)) if len(fit) >= 2 else None
+        self.target("training_memory_slope",
+                    f"causal fwd+bwd: log-log slope of peak extra memory in n (n = {fit[0][0]}…{fit[-1][0]})",
+                    slope, "<=", 1.1, unit="")
+        value, text = worst("training/causal before (autograd)")
+        self.notes.append(f"Causal fwd+bwd time / the same before the chunk-wise backward: {text}.")
 
     def nw(self) -> None:
         """Nadaraya-Watson at a million points: exact (blocked) and random features."""
@@ -518,7 +583,8 @@ class Run:
         self.matmul = H.matmul_rate(self.device, size=512 if self.quick else None,
                                     repeats=3 if self.quick else 7)
         self.log(f"  float32 matmul rate: {self.matmul['gflops']:.1f} GFLOP/s")
-        runners = {"noncausal": self.noncausal, "causal": self.causal, "softmax": self.softmax,
+        runners = {"noncausal": self.noncausal, "causal": self.causal, "training": self.training,
+                   "softmax": self.softmax,
                    "nw": self.nw, "ends": self.ends, "crossover": self.crossovers, "course": self.course_times}
         for section in sections:
             if section == "course" and self.device != "cpu":
@@ -526,6 +592,7 @@ class Run:
                                   f"--device {self.device} run.")
                 continue
             self.log(f"[{section}]")
+            self.section = section
             try:
                 runners[section]()
             except Exception:  # noqa: BLE001 - one failing section must not lose the others

@@ -13,6 +13,7 @@ Modules, one idea each, in the order the course meets them:
 - :mod:`lenakernel.in_context` -- in-context regression with one softmax head (chapter 5)
 - :mod:`lenakernel.feature_maps` -- feature maps, deterministic and random (chapters 7-8)
 - :mod:`lenakernel.linear` -- linear attention, its causal forms and recurrent state (chapters 7, 9)
+- :mod:`lenakernel.causal_linear_backward` -- the chunk-wise backward pass of causal linear attention (chapter 9)
 - :mod:`lenakernel.favor` -- FAVOR+: linear attention with positive random features (chapters 8-9)
 - :mod:`lenakernel.random_feature_smoothing` -- N-W in linear time with random Fourier features (chapter 8)
 - :mod:`lenakernel.feature_error` -- closed-form error of random-feature estimators (chapter 8)
@@ -29,6 +30,7 @@ aliases of the modules above (``lenakernel.linear_attention`` is the function).
 
 from . import (
     attention,
+    causal_linear_backward,
     favor,
     feature_error,
     feature_maps,
@@ -48,7 +50,8 @@ from . import (
 from . import learning, linear_attention  # noqa: F401  deprecated module aliases
 from . import checks  # noqa: E402
 
-_MODULES = (kernels, smoothing, attention, metric_learning, training, in_context, feature_maps, linear, favor,
+_MODULES = (kernels, smoothing, attention, metric_learning, training, in_context, feature_maps, linear,
+            causal_linear_backward, favor,
             random_feature_smoothing, feature_error, multi_head, positional, viz, notebook)
 __all__ = [name for module in _MODULES for name in module.__all__]
 del _MODULES
@@ -56,6 +59,7 @@ del _MODULES
 # Importing the deprecated module `linear_attention` bound that name to the module;
 # the star imports below bind it (and every public name) to the function.
 from .attention import *  # noqa: E402,F401,F403
+from .causal_linear_backward import *  # noqa: E402,F401,F403
 from .favor import *  # noqa: E402,F401,F403
 from .feature_error import *  # noqa: E402,F401,F403
 from .feature_maps import *  # noqa: E402,F401,F403

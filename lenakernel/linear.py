@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from . import _validation as V
 from ._backend import as_tensors
+from .causal_linear_backward import _causal_linear_attention, _needs_gradient
 from .feature_maps import _apply_feature_map, _resolve_feature_map
 
 __all__ = ["linear_attention", "LinearAttentionState"]
@@ -291,6 +292,8 @@ def linear_attention(q, k, v, *, feature_map="elu+1", causal=False, method="chun
     out_dtype = q.dtype
     work = V.compute_dtype(q)
     q, k, v = q.to(work), k.to(work), v.to(work)
+    if causal and method == "chunked" and _needs_gradient(q, k, v):  # a chunk-wise backward pass too
+        return restore(_causal_linear_attention(q, k, v, phi, chunk_size, eps).to(out_dtype))
     fq = _apply_feature_map(phi, q, "q")
     fk = _apply_feature_map(phi, k, "k")
     if fq.shape[-1] != fk.shape[-1]:
@@ -442,7 +445,7 @@ class LinearAttentionState:
         # NaN in one token would poison the state for every later one: refuse it here, with
         # one test on the sum (finite values summing past the dtype's range go to the full test).
         qk = torch.stack((q_t, k_t))  # one call of the feature map for both
-        if not finite and not math.isfinite(float(qk.sum()) + float(v_t.sum())):
+        if not finite and not math.isfinite(float(qk.detach().sum()) + float(v_t.detach().sum())):
             V.check_all_finite(q_t=q_t, k_t=k_t, v_t=v_t)
         fq_t, fk_t = _apply_feature_map(self._phi, qk, "q_t")
         if fk_t.shape[-1] != self.feature_dim or fq_t.shape[-1] != self.feature_dim:

@@ -6,12 +6,14 @@ on two small sections and checks only that it writes a valid results file.
 
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -248,3 +250,34 @@ def test_quick_run_writes_valid_files(tmp_path):
     assert {"noncausal/lk.linear_attention", "causal/chunked", "causal/recurrent"} <= names
     assert {t["id"] for t in results["targets"]} >= {"linear_vs_expression", "chunked_vs_prefix_sum"}
     assert "quick smoke run" in (tmp_path / "RESULTS.md").read_text()
+
+
+def test_recurrent_peer_has_the_papers_gradient():
+    """The fallback peer (the paper's recurrence and its Algorithm 1 gradient) is exact."""
+    from benchmarks import peers
+
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, 5, 3, generator=g, dtype=torch.float64).requires_grad_() for _ in range(3))
+    assert torch.autograd.gradcheck(peers._RecurrentProduct.apply, (q, k, v))
+    masked = (q @ k.mT).tril() @ v
+    assert torch.allclose(peers._RecurrentProduct.apply(q, k, v), masked)
+
+
+def test_training_section_merges_into_stored_results(tmp_path):
+    env = {**os.environ, "LENAKERNEL_BENCH_CACHE": str(tmp_path / "cache"), "FAST_TRANSFORMERS_KERNEL": ""}
+    for sections in ("noncausal", "training"):
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--sections", sections, "--merge",
+             "--output-dir", str(tmp_path)],
+            capture_output=True, text=True, timeout=300, cwd=ROOT, env=env,
+        )
+        assert done.returncode == 0, done.stderr
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert H.validate_results(results) == []
+    names = {m["name"] for m in results["measurements"]}
+    assert {"noncausal/lk.linear_attention", "training/causal lk.linear_attention", "training/causal peer",
+            "training/causal forward only"} <= names
+    assert {t["id"] for t in results["targets"]} >= {"linear_vs_expression", "training_vs_peer",
+                                                      "training_memory_slope"}
+    assert [run["sections"] for run in results["meta"]["merged_runs"]] == [["training"]]
+    assert "re-run" in (tmp_path / "RESULTS.md").read_text()

@@ -170,6 +170,19 @@ def _attention_shape(kw):
     return q[:-1] + v[-1:]
 
 
+def _backward_inputs(data, kind):
+    """Features of causal linear attention (positive, as feature maps give), values, an output gradient."""
+    b, n, r, dv = _sizes(data, 1, 2), _sizes(data, 1, 4), _sizes(data, 1, 3), _sizes(data, 1, 2)
+    return {"phi_q": abs(_array(data, kind, (b, n, r))) + 0.5, "phi_k": abs(_array(data, kind, (b, n, r))) + 0.5,
+            "v": _array(data, kind, (b, n, dv)), "grad_out": _array(data, kind, (b, n, dv)),
+            "chunk_size": _sizes(data, 1, 3)}
+
+
+def _backward_shape(kw):
+    q, v = _rows(kw, "phi_q"), _rows(kw, "v")
+    return [q, q, q[:-1] + v[-1:]]
+
+
 def _kernel_spec(name):
     return Spec(name, getattr(lk, name), lambda data, kind: {"u": _array(data, kind, (_sizes(data, 0, 5),), 3)},
                 {"u": "array"}, shape=lambda kw: _rows(kw, "u"), nan_passthrough=True)
@@ -385,6 +398,10 @@ SPECS = [
                              "chunk_size": _sizes(data, 1, 3)},
          {"q": "array", "k": "array", "v": "array", "causal": "flag", "chunk_size": "int"},
          shape=_attention_shape, nan_passthrough=True),
+    Spec("causal_linear_attention_backward", lambda **kw: lk.causal_linear_attention_backward(**kw),
+         _backward_inputs, {"phi_q": "array", "phi_k": "array", "v": "array", "grad_out": "array",
+                            "chunk_size": "int"},
+         shape=_backward_shape, nan_passthrough=True),
     Spec("LinearAttentionState", _state_step, _state_good,
          {"feature_dim": "int", "value_dim": "int", "q_t": "array", "k_t": "array", "v_t": "array"},
          shape=lambda kw: (kw["value_dim"],)),

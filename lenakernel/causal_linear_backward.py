@@ -1,0 +1,372 @@
+"""The gradient of causal linear attention is causal linear attention again, run both ways.
+
+With a_i = phi(q_i), b_j = phi(k_j), out_i = sum_{j<=i} (a_i . b_j) v_j / den_i, the loss's
+gradient g_i = dL/dout_i / den_i and h_i = -g_i . out_i (the part that reaches den_i):
+dL/da_i = sum_{j<=i} (g_i . v_j + h_i) b_j runs forwards in time, dL/db_j = sum_{i>=j}
+(g_i . v_j + h_i) a_i and dL/dv_j = sum_{i>=j} (a_i . b_j) g_i run backwards; each is done
+chunk-wise like the forward pass, in O(n) time and memory, keeping only q, k, v and out.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from . import _validation as _v
+from ._backend import as_tensors
+from .feature_maps import _apply_feature_map
+
+__all__ = ["causal_linear_attention_backward"]
+
+
+# ------------------------------------------------------------------ the readable reference
+
+def _backward_reference(a, b, v, grad_out, eps):
+    """The gradients of causal linear attention, written with the full n x n matrices.
+
+    ``a``, ``b`` are the query and key features. This is the definition the chunk-wise
+    path below is tested against: O(n^2) memory, a few lines, nothing tuned.
+    """
+    weights = (a @ b.mT).tril()  # A_ij = a_i . b_j for j <= i, else 0
+    den = weights.sum(-1, keepdim=True) + eps
+    out = weights @ v / den
+    g = grad_out / den  # the gradient reaching the numerator
+    h = -(g * out).sum(-1, keepdim=True)  # ... and the one reaching the normaliser
+    grad_weights = (g @ v.mT + h).tril()  # dL/dA_ij = g_i . v_j + h_i, for j <= i only
+    return grad_weights @ b, grad_weights.mT @ a, weights.mT @ g
+
+
+# ------------------------------------------------------------------ the chunk-wise path
+
+def _chunks(x, chunk_size):
+    """Zero-pad the sequence axis (-2) to a multiple of ``chunk_size`` and split it into chunks.
+
+    Padded tokens have zero features, values and gradients, so they add nothing anywhere.
+    """
+    n = x.shape[-2]
+    pad = (-n) % chunk_size
+    if pad:
+        x = torch.nn.functional.pad(x, (0, 0, 0, pad))
+    return x.unflatten(-2, ((n + pad) // chunk_size, chunk_size))
+
+
+def _earlier_chunks(x):
+    """Along axis -3 (chunks): for chunk c, the sum of x over the chunks before c (zero for c = 0)."""
+    if torch.is_grad_enabled():  # a second derivative is being built: no in-place writes
+        return torch.cat([torch.zeros_like(x[..., :1, :, :]), x[..., :-1, :, :].cumsum(-3)], dim=-3)
+    sums = torch.empty_like(x)
+    sums[..., 0, :, :] = 0
+    for c in range(1, x.shape[-3]):  # a loop over chunks, not tokens: n / C small steps
+        torch.add(sums[..., c - 1, :, :], x[..., c - 1, :, :], out=sums[..., c, :, :])
+    return sums
+
+
+def _later_chunks(x):
+    """Along axis -3 (chunks): for chunk c, the sum of x over the chunks after c (zero for the last)."""
+    if torch.is_grad_enabled():
+        return _earlier_chunks(x.flip(-3)).flip(-3)
+    sums = torch.empty_like(x)
+    sums[..., -1, :, :] = 0
+    for c in range(x.shape[-3] - 2, -1, -1):
+        torch.add(sums[..., c + 1, :, :], x[..., c + 1, :, :], out=sums[..., c, :, :])
+    return sums
+
+
+def _add_product(into, x, y):
+    """``into += x @ y`` for batches of matrices, in place: no temporary the size of ``into``."""
+    batch = into.shape[:-2]
+    x, y = x.expand(batch + x.shape[-2:]), y.expand(batch + y.shape[-2:])
+    flat = into.view(-1, *into.shape[-2:])
+    flat.baddbmm_(x.reshape(-1, *x.shape[-2:]), y.reshape(-1, *y.shape[-2:]))
+
+
+def _chunked_backward(a, b, v, out, grad_out, eps, chunk_size):
+    """dL/da, dL/db, dL/dv of causal linear attention, chunk by chunk: O(n) time and memory.
+
+    Inside a chunk the masked C x C matrices A (the forward's weights) and dA (their
+    gradient) are formed; across chunks, running sums carry the rest: forwards the state
+    S = sum_j b_j v_j^T and normaliser z = sum_j b_j of all earlier chunks, backwards
+    P = sum_i a_i g_i^T and u = sum_i h_i a_i of all later chunks.
+    """
+    n = a.shape[-2]
+    lead = torch.broadcast_shapes(a.shape[:-2], b.shape[:-2], v.shape[:-2], grad_out.shape[:-2])
+    a, b, v, out, grad_out = (x.expand(lead + x.shape[-2:]) for x in (a, b, v, out, grad_out))
+    a_c, b_c, v_c, out_c, grad_c = (_chunks(x, chunk_size) for x in (a, b, v, out, grad_out))
+    several = a_c.shape[-3] > 1
+
+    # The forward's weights inside each chunk, and the normaliser, recomputed (cheap, and it
+    # keeps the second derivative exact): den_i = (row i of A) . 1 + a_i . z_(earlier chunks) + eps.
+    # (In-place steps here are safe for autograd: a product does not keep its own output.)
+    weights = torch.matmul(a_c, b_c.mT).tril_()
+    den = weights.sum(-1, keepdim=True) + eps
+    if several:
+        z = _earlier_chunks(b_c.sum(-2, keepdim=True))  # (..., chunks, 1, r)
+        _add_product(den, a_c, z.mT)
+    pad = a_c.shape[-3] * chunk_size - n
+    if pad:  # padded tokens: den = eps, which may be 0; any nonzero value makes their g = 0
+        den[..., -1, chunk_size - pad:, :] = 1
+    g = grad_c / den
+    h = -(g * out_c).sum(-1, keepdim=True)
+
+    # Inside each chunk: the gradient of the masked product, as in the reference.
+    grad_weights = torch.matmul(g, v_c.mT).add_(h).tril_()
+    grad_a = torch.matmul(grad_weights, b_c)
+    grad_b = torch.matmul(grad_weights.mT, a_c)
+    del grad_weights
+    grad_v = torch.matmul(weights.mT, g)
+    del weights
+    if several:
+        # Forwards: query i also read the state of every earlier chunk.
+        state = _earlier_chunks(b_c.mT @ v_c)  # (..., chunks, r, d_v)
+        _add_product(grad_a, g, state.mT)
+        del state
+        _add_product(grad_a, h, z)
+        # Backwards: key j and value j were also read by every query of a later chunk.
+        later = _later_chunks(a_c.mT @ g)  # (..., chunks, r, d_v)
+        _add_product(grad_b, v_c, later.mT)
+        _add_product(grad_v, b_c, later)
+        del later
+        grad_b += _later_chunks(h.mT @ a_c)  # (..., chunks, 1, r)
+    return tuple(x.flatten(-3, -2)[..., :n, :] for x in (grad_a, grad_b, grad_v))
+
+
+def _streamed_backward(phi, q, k, v, out, grad_out, eps, chunk_size, block_chunks=None):
+    """The same gradients as :func:`_chunked_backward`, a block of chunks at a time.
+
+    Memory, not arithmetic: whole-sequence intermediates (features, C x C matrices, states)
+    would be several times the inputs; here they exist for one block of
+    ``block_chunks * chunk_size`` tokens (default: about 256, where the measured peak stops
+    falling and the time has not yet risen), and the features are recomputed per block. Two
+    sweeps: forwards, carrying the earlier blocks' state (S, z), everything but the terms
+    that need later tokens; then backwards, carrying the later blocks' sums (P, u), those
+    terms. Inputs share one leading shape; returns (dL/dq, dL/dk, dL/dv).
+    """
+    if block_chunks is None:
+        block_chunks = max(1, 256 // chunk_size)
+    n, size = q.shape[-2], chunk_size * block_chunks
+    grad_q, grad_k, grad_v = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
+    grad_b_within = []  # per block: dL/db from the block's own queries, finished in the second sweep
+    later_parts = []  # per block: sum_i a_i g_i^T and sum_i h_i a_i of each chunk, for the second sweep
+    state = z = None  # S and z of all earlier blocks
+    for start in range(0, n, size):
+        part = slice(start, min(start + size, n))
+        a, pull_q = _features_with_pullback(phi, q[..., part, :], "q")
+        b = _apply_feature_map(phi, k[..., part, :], "k")
+        a_c, b_c, v_c, out_c, grad_c = (_chunks(x, chunk_size) for x in (a, b, v[..., part, :],
+                                                                          out[..., part, :], grad_out[..., part, :]))
+        m = a.shape[-2]
+        weights = torch.matmul(a_c, b_c.mT).tril_()
+        kv, b_sum = b_c.mT @ v_c, b_c.sum(-2, keepdim=True)  # each chunk's own state and normaliser
+        state_in, z_in = _earlier_chunks(kv), _earlier_chunks(b_sum)
+        if state is not None:
+            state_in += state.unsqueeze(-3)
+            z_in += z.unsqueeze(-3)
+        state, z = state_in[..., -1, :, :] + kv[..., -1, :, :], z_in[..., -1, :, :] + b_sum[..., -1, :, :]
+        den = weights.sum(-1, keepdim=True) + eps
+        _add_product(den, a_c, z_in.mT)
+        pad = a_c.shape[-3] * chunk_size - m
+        if pad:  # padded tokens: see _chunked_backward
+            den[..., -1, chunk_size - pad:, :] = 1
+        g = grad_c / den
+        h = -(g * out_c).sum(-1, keepdim=True)
+        grad_weights = torch.matmul(g, v_c.mT).add_(h).tril_()
+        grad_a = torch.matmul(grad_weights, b_c)
+        _add_product(grad_a, g, state_in.mT)
+        _add_product(grad_a, h, z_in)
+        grad_q[..., part, :] = pull_q(grad_a.flatten(-3, -2)[..., :m, :])
+        # The terms within the block now; those from later blocks in the second sweep.
+        grad_b_within.append(torch.matmul(grad_weights.mT, a_c))
+        grad_v[..., part, :] = torch.matmul(weights.mT, g).flatten(-3, -2)[..., :m, :]
+        later_parts.append((a_c.mT @ g, h.mT @ a_c))
+    later = later_h = None  # P and u of all later blocks
+    for start, grad_b, (ag, ha) in reversed(list(zip(range(0, n, size), grad_b_within, later_parts))):
+        part = slice(start, min(start + size, n))
+        b, pull_k = _features_with_pullback(phi, k[..., part, :], "k")
+        b_c, v_c = _chunks(b, chunk_size), _chunks(v[..., part, :], chunk_size)
+        later_in, later_h_in = _later_chunks(ag), _later_chunks(ha)
+        if later is not None:
+            later_in += later.unsqueeze(-3)
+            later_h_in += later_h.unsqueeze(-3)
+        later, later_h = later_in[..., 0, :, :] + ag[..., 0, :, :], later_h_in[..., 0, :, :] + ha[..., 0, :, :]
+        m = b.shape[-2]
+        _add_product(grad_b, v_c, later_in.mT)
+        grad_b += later_h_in
+        grad_k[..., part, :] = pull_k(grad_b.flatten(-3, -2)[..., :m, :])
+        extra_v = torch.matmul(b_c, later_in).flatten(-3, -2)[..., :m, :]
+        grad_v[..., part, :] += extra_v
+    return grad_q, grad_k, grad_v
+
+
+def causal_linear_attention_backward(phi_q, phi_k, v, grad_out, *, eps=1e-6, chunk_size=64):
+    r"""The gradients of causal linear attention with respect to its features and values.
+
+    For :math:`\mathrm{out}_i = \sum_{j\le i} (a_i\cdot b_j) v_j / \mathrm{den}_i` with
+    :math:`a_i = \phi(q_i)`, :math:`b_j = \phi(k_j)` and
+    :math:`\mathrm{den}_i = \sum_{j\le i} a_i\cdot b_j + \varepsilon`, and the gradient
+    :math:`G_i = \partial L/\partial \mathrm{out}_i` of a loss, write
+    :math:`g_i = G_i / \mathrm{den}_i` and :math:`h_i = -g_i\cdot\mathrm{out}_i`. Then
+
+    .. math::
+
+        \frac{\partial L}{\partial a_i} = \sum_{j\le i} (g_i\cdot v_j + h_i)\, b_j,\qquad
+        \frac{\partial L}{\partial b_j} = \sum_{i\ge j} (g_i\cdot v_j + h_i)\, a_i,\qquad
+        \frac{\partial L}{\partial v_j} = \sum_{i\ge j} (a_i\cdot b_j)\, g_i:
+
+    causal sums again, the first forwards in time and the other two backwards. Each is
+    computed chunk-wise, as the forward pass is: masked ``chunk_size`` x ``chunk_size``
+    products inside a chunk and running sums between chunks, O(n) time and memory. This
+    is the backward pass that :func:`linear_attention` uses for ``causal=True``,
+    ``method="chunked"`` when a gradient is needed.
+
+    Derived in chapter 8 (the causal forms, whose gradient this is).
+
+    Parameters
+    ----------
+    phi_q : array_like or torch.Tensor, shape (..., n, r)
+        Query features :math:`\phi(q_i)`.
+    phi_k : array_like or torch.Tensor, shape (..., n, r)
+        Key features :math:`\phi(k_j)`.
+    v : array_like or torch.Tensor, shape (..., n, d_v)
+    grad_out : array_like or torch.Tensor, shape (..., n, d_v)
+        The gradient of the loss with respect to the output. Leading dimensions broadcast.
+    eps : float, default 1e-6
+        Added to the normaliser, as in :func:`linear_attention`.
+    chunk_size : int, default 64
+
+    Returns
+    -------
+    grad_phi_q, grad_phi_k, grad_v : same kind and dtype as ``phi_q``
+        Shaped like the broadcast inputs: (..., n, r), (..., n, r), (..., n, d_v).
+
+    Raises
+    ------
+    ValueError
+        Mismatched shapes, ``chunk_size`` < 1 or ``eps`` < 0.
+
+    Examples
+    --------
+    >>> import torch
+    >>> g = torch.Generator().manual_seed(0)
+    >>> a, b = torch.rand(2, 6, 3, generator=g, dtype=torch.float64)
+    >>> v, grad_out = torch.randn(2, 6, 2, generator=g, dtype=torch.float64)
+    >>> grads = causal_linear_attention_backward(a, b, v, grad_out, chunk_size=4)
+    >>> a_, b_, v_ = (x.clone().requires_grad_() for x in (a, b, v))
+    >>> weights = (a_ @ b_.T).tril()
+    >>> out = weights @ v_ / (weights.sum(1, keepdim=True) + 1e-6)
+    >>> out.backward(grad_out)
+    >>> all(torch.allclose(x, y.grad) for x, y in zip(grads, (a_, b_, v_)))
+    True
+    """
+    tensors, restore = as_tensors(phi_q=phi_q, phi_k=phi_k, v=v, grad_out=grad_out)
+    a, b, v, grad_out = (tensors[name] for name in ("phi_q", "phi_k", "v", "grad_out"))
+    chunk_size = _v.check_positive_int(chunk_size, "chunk_size")
+    eps = _v.check_nonnegative_scalar(eps, "eps")
+    for x, name, meaning in ((a, "phi_q", "(..., n, r)"), (b, "phi_k", "(..., n, r)"),
+                             (v, "v", "(..., n, d_v)"), (grad_out, "grad_out", "(..., n, d_v)")):
+        _v.check_min_ndim(x, name, 2, meaning)
+    _v.check_not_empty(a, "phi_q", axis=-2, what="tokens")
+    _v.check_same_size(a, "phi_q", -1, b, "phi_k", -1, "number of features r (last axis)")
+    for x, name in ((b, "phi_k"), (v, "v"), (grad_out, "grad_out")):
+        _v.check_same_size(a, "phi_q", -2, x, name, -2, "sequence length n (second-to-last axis)")
+    _v.check_same_size(v, "v", -1, grad_out, "grad_out", -1, "value dimension d_v (last axis)")
+    _v.broadcast_leading(2, phi_q=a, phi_k=b, v=v, grad_out=grad_out)
+    dtype = _v.compute_dtype(a)
+    a, b, v, grad_out = (x.to(dtype) for x in (a, b, v, grad_out))
+    with torch.no_grad():
+        out = _causal_forward(a, b, v, eps, chunk_size)
+        grads = _chunked_backward(a, b, v, out, grad_out, eps, chunk_size)
+    return tuple(restore(x.to(tensors["phi_q"].dtype)) for x in grads)
+
+
+# ------------------------------------------------------------------ autograd's view
+
+def _causal_forward(a, b, v, eps, chunk_size):
+    """The forward pass: lenakernel.linear's chunk-wise form, then the division."""
+    from .linear import _chunked  # the forward is linear.py's; imported here, as it imports us
+
+    num, den = _chunked(a, b, v, chunk_size)
+    return num / (den + eps)
+
+
+def _pull_back(phi, x, name, grad):
+    """dL/dx from dL/dphi(x): the chain rule back through the feature map, by autograd.
+
+    The features are recomputed here rather than kept from the forward pass: the map is
+    cheap next to attention, and its intermediate tensors would hold memory all the while.
+    """
+    create_graph = torch.is_grad_enabled()  # set when a second derivative is asked for
+    with torch.enable_grad():
+        x_in = x if create_graph else x.detach().requires_grad_()
+        features = _apply_feature_map(phi, x_in, name)
+    if not features.requires_grad:  # a map that ignores its input
+        return torch.zeros_like(x)
+    (result,) = torch.autograd.grad(features, x_in, grad.sum_to_size(features.shape),
+                                    create_graph=create_graph, allow_unused=True)
+    return torch.zeros_like(x) if result is None else result
+
+
+def _features_with_pullback(phi, x, name):
+    """``phi(x)`` (detached), and the chain rule back through it: dL/dphi(x) -> dL/dx."""
+    with torch.enable_grad():
+        x_in = x.detach().requires_grad_()
+        features = _apply_feature_map(phi, x_in, name)
+
+    def pullback(grad):
+        if not features.requires_grad:  # a map that ignores its input
+            return torch.zeros_like(x)
+        (result,) = torch.autograd.grad(features, x_in, grad, allow_unused=True)
+        return torch.zeros_like(x) if result is None else result
+
+    return features.detach(), pullback
+
+
+class _CausalLinearAttention(torch.autograd.Function):
+    """Causal linear attention whose backward pass is chunk-wise too (see the module docstring).
+
+    Autograd would record every chunk's intermediate tensors in the forward pass and replay
+    them one by one; this keeps only q, k, v and the output, and computes the three
+    gradients with :func:`_streamed_backward` (a block of chunks at a time), or with
+    :func:`_chunked_backward` when a second derivative is being built.
+    """
+
+    @staticmethod
+    def forward(ctx, q, k, v, phi, chunk_size, eps):
+        a = _apply_feature_map(phi, q, "q")
+        b = _apply_feature_map(phi, k, "k")
+        if a.shape[-1] != b.shape[-1]:
+            raise ValueError(
+                f"`feature_map` gave queries {a.shape[-1]} features but keys {b.shape[-1]}; they must agree."
+            )
+        out = _causal_forward(a, b, v.to(a.dtype), eps, chunk_size)
+        ctx.save_for_backward(q, k, v, out)
+        ctx.phi, ctx.chunk_size, ctx.eps = phi, chunk_size, eps
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        q, k, v, out = ctx.saved_tensors
+        phi = ctx.phi
+        v = v.to(out.dtype)
+        same_shapes = q.shape[:-1] == k.shape[:-1] and q.shape[:-2] == v.shape[:-2] == grad_out.shape[:-2]
+        if not torch.is_grad_enabled() and same_shapes and all(ctx.needs_input_grad[:3]):
+            # The usual case: a block of chunks at a time, in little memory.
+            grad_q, grad_k, grad_v = _streamed_backward(phi, q, k, v, out, grad_out, ctx.eps, ctx.chunk_size)
+            return grad_q, grad_k, grad_v, None, None, None
+        # A second derivative, broadcast shapes or gradients for some inputs only: the whole
+        # sequence at once, every step differentiable.
+        a, b = _apply_feature_map(phi, q, "q"), _apply_feature_map(phi, k, "k")
+        grad_a, grad_b, grad_v = _chunked_backward(a, b, v.to(a.dtype), out, grad_out, ctx.eps, ctx.chunk_size)
+        del a, b  # the chain rule through phi recomputes what it needs, one input at a time
+        grad_q = _pull_back(phi, q, "q", grad_a) if ctx.needs_input_grad[0] else None
+        del grad_a
+        grad_k = _pull_back(phi, k, "k", grad_b) if ctx.needs_input_grad[1] else None
+        return grad_q, grad_k, grad_v, None, None, None
+
+
+def _needs_gradient(*tensors):
+    """True when autograd is recording and some tensor asks for a gradient."""
+    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+
+
+def _causal_linear_attention(q, k, v, phi, chunk_size, eps):
+    """Causal chunk-wise linear attention for autograd, with the chunk-wise backward above."""
+    return _CausalLinearAttention.apply(q, k, v, phi, chunk_size, eps)
