@@ -110,8 +110,11 @@ def broadcast_leading(trailing: int, what: str = "leading (batch/head)", **array
     ...
     ValueError: the leading (batch/head) dimensions of `q` (4,) and `k` (2,) do not broadcast; got shapes (4, 3, 5) and (2, 7, 5).
     """
+    leading = [t.shape[: t.ndim - trailing] for t in arrays.values()]
+    if all(shape == leading[0] for shape in leading[1:]):  # the common case: a tuple comparison
+        return leading[0]
     try:
-        return torch.broadcast_shapes(*(t.shape[: t.ndim - trailing] for t in arrays.values()))
+        return torch.broadcast_shapes(*leading)
     except RuntimeError:
         names = [f"`{n}` {tuple(t.shape[: t.ndim - trailing])}" for n, t in arrays.items()]
         shapes = [str(tuple(t.shape)) for t in arrays.values()]
@@ -123,6 +126,8 @@ def broadcast_leading(trailing: int, what: str = "leading (batch/head)", **array
 
 def _single_number(value, name: str, expected: str) -> float:
     """``value`` as a float: a real Python number or a 0-d/1-element array or tensor."""
+    if type(value) is float or type(value) is int:  # the common case (bool is neither)
+        return float(value)
     if isinstance(value, (bool, np.bool_)) or value is None:
         raise TypeError(f"`{name}` must be {expected}; got {value!r}.")
     if isinstance(value, (str, bytes)):
@@ -277,11 +282,35 @@ def check_all_finite(**arrays: torch.Tensor) -> None:
     present = {n: t for n, t in arrays.items() if t is not None and t.numel()}
     if not present:
         return
-    flags = torch.stack([torch.isfinite(t.detach()).all() for t in present.values()])
-    if bool(flags.all()):
+    if all_finite_fast(*present.values()):
         return
     for name, t in present.items():
         check_finite(t, name)
+
+
+def all_finite_fast(*tensors: torch.Tensor) -> bool:
+    """True if the sum of all entries of all ``tensors`` is finite, which they then all are.
+
+    One reduction per tensor and one number read back: a NaN or an infinity anywhere makes
+    the sum NaN or infinite. False does not mean that an entry is not finite (finite values
+    can sum past the dtype's range); callers then run the full per-argument check, which
+    names the argument. Empty tensors sum to 0.
+
+    Examples
+    --------
+    >>> import torch
+    >>> all_finite_fast(torch.ones(3), torch.zeros(2, 2))
+    True
+    >>> all_finite_fast(torch.ones(3), torch.tensor([float("nan")]))
+    False
+    """
+    sums = [(t.detach() if t.requires_grad else t).sum() for t in tensors]
+    if all(not t.is_cuda for t in tensors):
+        total = 0.0
+        for partial in sums:  # on the CPU, reading each sum is cheaper than stacking them
+            total += partial.item()
+        return math.isfinite(total)
+    return math.isfinite(torch.stack([s.float() for s in sums]).sum().item())
 
 
 def check_flag(value, name: str) -> bool:

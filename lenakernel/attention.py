@@ -463,12 +463,41 @@ def softmax_attention(q, k, v, *, scale=None, mask=None, causal=False, return_we
     >>> print(np.round(w, 4), np.round(out, 4))
     [[0.7311 0.2689]] [[12.6894]]
     """
+    if _plain_sdpa_call(q, k, v, scale, mask, causal, return_weights):
+        # Valid as they are (checked above, finiteness included): torch's fused kernel directly.
+        if scale is None:
+            scale = 1.0 / math.sqrt(q.shape[-1])
+        if q.dtype == torch.float32:  # the scale the general path uses: rounded to float32
+            scale = float(np.float32(scale))
+        return torch.nn.functional.scaled_dot_product_attention(q, k, v, scale=scale)
     if V.check_flag(return_weights, "return_weights"):
         return kernel_smoother(q, k, v, kernel="exp_dot", scale=scale, mask=mask, causal=causal,
                                return_weights=True)
     causal = V.check_flag(causal, "causal")
     q, k, v, mask, _, restore, dtype = _prepare(q, k, v, mask, None)
     return _finish(_softmax_attention(q, k, v, _default_scale(scale, q), mask=mask, causal=causal), dtype, restore)
+
+
+def _plain_sdpa_call(q, k, v, scale, mask, causal, return_weights) -> bool:
+    """Whether a call is valid as it is and goes straight to torch's fused kernel.
+
+    True only for what the general path would check, accept and send to
+    :func:`_fused_softmax_attention` unchanged: 4-D float32/float64 torch tensors of one
+    dtype and equal leading dimensions, no empty axis, finite entries (one fused test),
+    no mask, not causal, no weights, and the default scale or a plain float in (0, 1e3].
+    Attribute reads and one reduction per tensor; anything else takes the general path,
+    which names what is wrong.
+    """
+    if not (type(q) is torch.Tensor and type(k) is torch.Tensor and type(v) is torch.Tensor
+            and mask is None and causal is False and return_weights is False
+            and (scale is None or (type(scale) is float and 0.0 < scale <= 1e3))
+            and q.dtype in (torch.float32, torch.float64) and k.dtype == q.dtype and v.dtype == q.dtype):
+        return False
+    q_shape, k_shape, v_shape = q.shape, k.shape, v.shape
+    return (len(q_shape) == 4 and q_shape[:2] == k_shape[:2] == v_shape[:2]
+            and q_shape[3] == k_shape[3] and k_shape[2] == v_shape[2]
+            and q.numel() > 0 and k.numel() > 0 and v.numel() > 0
+            and V.all_finite_fast(q, k, v))
 
 
 def _softmax_attention(q, k, v, scale, *, mask=None, causal=False, return_weights=False):

@@ -108,14 +108,30 @@ def elu_plus_one(x):
     x = tensors["x"]
     _check_input(x)
     work = x.to(V.compute_dtype(x))
-    # Clamping the exponent from below keeps exp(.) at or above the smallest normal number
-    # of the output dtype, so no feature is ever exactly zero.
-    lowest = math.log(torch.finfo(x.dtype).tiny) + 0.01
-    if work.requires_grad and torch.is_grad_enabled():
-        features = torch.exp(work.clamp(lowest, 0.0)) + torch.relu(work)
-    else:  # the same, in place: fewer passes over memory on the hot path
-        features = work.clamp(lowest, 0.0).exp_().add_(torch.relu(work))
-    return restore(features.to(x.dtype))
+    return restore(_elu_plus_one(work, _lowest_exponent(x.dtype)).to(x.dtype))
+
+
+def _lowest_exponent(dtype: torch.dtype) -> float:
+    """log of the smallest positive normal number of ``dtype``, plus a margin of 0.01."""
+    if dtype not in _LOWEST_EXPONENT:
+        _LOWEST_EXPONENT[dtype] = math.log(torch.finfo(dtype).tiny) + 0.01
+    return _LOWEST_EXPONENT[dtype]
+
+
+_LOWEST_EXPONENT: dict = {}
+
+
+def _elu_plus_one(x: torch.Tensor, lowest: float | None = None) -> torch.Tensor:
+    """:func:`elu_plus_one` on a checked float32/float64 tensor, with no conversion.
+
+    Clamping the exponent from below at ``lowest`` (by default for ``x``'s own dtype)
+    keeps exp(.) at or above the smallest normal number, so no feature is ever exactly zero.
+    """
+    if lowest is None:
+        lowest = _lowest_exponent(x.dtype)
+    if x.requires_grad and torch.is_grad_enabled():
+        return torch.exp(x.clamp(lowest, 0.0)) + torch.relu(x)
+    return x.clamp(lowest, 0.0).exp_().add_(torch.relu(x))  # in place: fewer passes over memory
 
 
 def relu_features(x):
@@ -179,9 +195,7 @@ def taylor_features(x):
     tensors, restore = as_tensors(x=x)
     x = tensors["x"]
     _check_input(x)
-    ones = torch.ones(x.shape[:-1] + (1,), dtype=x.dtype, device=x.device)
-    outer = (x.unsqueeze(-1) * x.unsqueeze(-2)).flatten(-2) / math.sqrt(2.0)
-    return restore(torch.cat([ones, x, outer], dim=-1))
+    return restore(_taylor_features(x))
 
 
 # The deterministic maps by name, for linear attention's ``feature_map`` argument.
@@ -200,7 +214,26 @@ def _resolve_feature_map(feature_map):
     )
 
 
+def _taylor_features(x: torch.Tensor) -> torch.Tensor:
+    """:func:`taylor_features` on a checked tensor, with no conversion."""
+    ones = torch.ones(x.shape[:-1] + (1,), dtype=x.dtype, device=x.device)
+    outer = (x.unsqueeze(-1) * x.unsqueeze(-2)).flatten(-2) / math.sqrt(2.0)
+    return torch.cat([ones, x, outer], dim=-1)
+
+
+# The same maps on checked float32/float64 tensors: what the package's own hot paths call.
+_KERNELS_OF_MAPS = {elu_plus_one: _elu_plus_one, relu_features: torch.relu, taylor_features: _taylor_features}
+
+
 def _apply_feature_map(phi, x: torch.Tensor, name: str) -> torch.Tensor:
+    """``phi(x)``, checked to be a tensor (..., D) with ``x``'s leading dimensions.
+
+    ``x`` is a float32/float64 tensor with at least one dimension and one feature; a
+    built-in map then runs its kernel directly (no conversion, nothing to check).
+    """
+    kernel = _KERNELS_OF_MAPS.get(phi)
+    if kernel is not None and x.dtype in (torch.float32, torch.float64) and x.ndim and x.shape[-1]:
+        return kernel(x)
     features = phi(x)
     if not isinstance(features, torch.Tensor):
         raise TypeError(

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from . import _validation as V
 from ._backend import as_tensors
 from .causal_linear_backward import _causal_linear_attention, _needs_gradient
-from .feature_maps import _apply_feature_map, _resolve_feature_map
+from .feature_maps import _apply_feature_map, _elu_plus_one, _resolve_feature_map
 
 __all__ = ["linear_attention", "LinearAttentionState"]
 
@@ -282,6 +282,8 @@ def linear_attention(q, k, v, *, feature_map="elu+1", causal=False, method="chun
     >>> float(max(np.abs(f - forms[0]).max() for f in forms)) < 1e-12
     True
     """
+    if _small_call_applies(q, k, v, feature_map, causal, method, chunk_size, eps):
+        return _small_noncausal(q, k, v, eps)
     tensors, restore = as_tensors(q=q, k=k, v=v)
     q, k, v = tensors["q"], tensors["k"], tensors["v"]
     chunk_size = _check_options(causal, method, chunk_size)
@@ -289,11 +291,12 @@ def linear_attention(q, k, v, *, feature_map="elu+1", causal=False, method="chun
     phi = _resolve_feature_map(feature_map)
     _check_qkv(q, k, v, causal)
 
-    out_dtype = q.dtype
+    out_dtype = q.dtype  # as_tensors gave q, k and v one dtype
     work = V.compute_dtype(q)
-    q, k, v = q.to(work), k.to(work), v.to(work)
+    if work != out_dtype:
+        q, k, v = q.to(work), k.to(work), v.to(work)
     if causal and method == "chunked" and _needs_gradient(q, k, v):  # a chunk-wise backward pass too
-        return restore(_causal_linear_attention(q, k, v, phi, chunk_size, eps).to(out_dtype))
+        return restore(_in_dtype(_causal_linear_attention(q, k, v, phi, chunk_size, eps), out_dtype))
     fq = _apply_feature_map(phi, q, "q")
     fk = _apply_feature_map(phi, k, "k")
     if fq.shape[-1] != fk.shape[-1]:
@@ -301,9 +304,55 @@ def linear_attention(q, k, v, *, feature_map="elu+1", causal=False, method="chun
             f"`feature_map` gave queries {fq.shape[-1]} features but keys {fk.shape[-1]}; they must agree."
         )
     if fq.shape[-2] == 0 or fk.shape[-2] == 0:  # no queries, or an empty context: output 0
-        return restore(_empty_context(fq, fk, v).to(out_dtype))
-    num, den = _forms(fq, fk, v.to(fq.dtype), causal, method, chunk_size)
-    return restore(_divide(num, den, eps).to(out_dtype))
+        return restore(_in_dtype(_empty_context(fq, fk, v), out_dtype))
+    num, den = _forms(fq, fk, _in_dtype(v, fq.dtype), causal, method, chunk_size)
+    return restore(_in_dtype(_divide(num, den, eps), out_dtype))
+
+
+def _small_call_applies(q, k, v, feature_map, causal, method, chunk_size, eps) -> bool:
+    """Whether a call may skip the general path: valid and small, decided by attribute reads.
+
+    True only for arguments the general path accepts as they are: float32/float64 torch
+    tensors of one dtype with the same leading dimensions and no empty axis, the default
+    "elu+1" map, non-causal, a valid ``method``, ``chunk_size`` and ``eps``, and few enough
+    keys that the n x n form costs no more than the reassociated one,
+    ``m n (r + d_v) <= r d_v (m + n)``. Anything else takes the general path, which
+    checks everything and names what is wrong.
+    """
+    if not (type(q) is torch.Tensor and type(k) is torch.Tensor and type(v) is torch.Tensor
+            and causal is False and type(feature_map) is str and feature_map == "elu+1"
+            and type(method) is str and method in METHODS and type(chunk_size) is int and chunk_size >= 1
+            and type(eps) is float and 0.0 <= eps < math.inf
+            and q.dtype in (torch.float32, torch.float64) and k.dtype == q.dtype and v.dtype == q.dtype):
+        return False
+    q_shape, k_shape, v_shape = q.shape, k.shape, v.shape
+    if not (len(q_shape) >= 2 and q_shape[:-2] == k_shape[:-2] == v_shape[:-2]
+            and q_shape[-1] == k_shape[-1] and k_shape[-2] == v_shape[-2]):
+        return False
+    m, n, d, d_v = q_shape[-2], k_shape[-2], q_shape[-1], v_shape[-1]
+    return (q.numel() > 0 and k.numel() > 0 and v.numel() > 0
+            and m * n * (d + d_v) <= d * d_v * (m + n))
+
+
+def _small_noncausal(q, k, v, eps):
+    """Non-causal elu+1 linear attention by the n x n form, on arguments that passed the test above.
+
+    Each operation costs a few microseconds of dispatch whatever its size, so for a
+    handful of tokens the fewest operations win: the features, two batched products,
+    the row sums and one division.
+    """
+    *lead, m, d = q.shape
+    n, d_v = v.shape[-2], v.shape[-1]
+    fq = _elu_plus_one(q.reshape(-1, m, d))
+    fk = _elu_plus_one(k.reshape(-1, n, d))
+    scores = torch.bmm(fq, fk.transpose(1, 2))  # (batch, m, n), all entries > 0
+    out = _divide(torch.bmm(scores, v.reshape(-1, n, d_v)), scores.sum(-1, keepdim=True), eps)
+    return out.view(*lead, m, d_v)
+
+
+def _in_dtype(t, dtype):
+    """``t`` in ``dtype``, without a call into torch when it already is."""
+    return t if t.dtype == dtype else t.to(dtype)
 
 
 def _empty_context(fq, fk, v):
