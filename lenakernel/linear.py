@@ -427,6 +427,7 @@ class LinearAttentionState:
             raise TypeError(f"`batch_shape` must be a tuple of ints; got {batch_shape!r}.") from None
         V.check_float_dtype(dtype)
         self.eps = V.check_nonnegative_scalar(eps, "eps")
+        self._value_shape = self.batch_shape + (self.value_dim,)
         self.state = torch.zeros(self.batch_shape + (self.feature_dim, self.value_dim), dtype=dtype, device=device)
         self.normaliser = torch.zeros(self.batch_shape + (self.feature_dim,), dtype=dtype, device=device)
         self.position = 0
@@ -482,27 +483,38 @@ class LinearAttentionState:
         """True for torch tensors already of the state's dtype, device and shapes (no conversion)."""
         if self.position == 0 and isinstance(q_t, torch.Tensor) and q_t.is_floating_point():
             self._adopt_dtype(q_t)
-        like = self.state
-        for t in (q_t, k_t, v_t):  # plain attribute tests: this runs once per token
-            if type(t) is not torch.Tensor or t.dtype != like.dtype or t.is_cuda != like.is_cuda:
-                return False
-        return (q_t.shape == k_t.shape and q_t.shape[:-1] == self.batch_shape
-                and v_t.shape == like.shape[:-2] + (self.value_dim,))
+        dtype, cuda = self.state.dtype, self.state.is_cuda
+        # Plain attribute tests: this runs once per token.
+        return (type(q_t) is torch.Tensor and type(k_t) is torch.Tensor and type(v_t) is torch.Tensor
+                and q_t.dtype == dtype and k_t.dtype == dtype and v_t.dtype == dtype
+                and q_t.is_cuda == cuda and k_t.is_cuda == cuda and v_t.is_cuda == cuda
+                and q_t.shape == k_t.shape and q_t.shape[:-1] == self.batch_shape
+                and v_t.shape == self._value_shape)
 
     def _step_checked(self, q_t, k_t, v_t, finite=False):
         """The step on tensors whose kind, dtype and shapes are checked; finiteness too if ``finite``."""
         # NaN in one token would poison the state for every later one: refuse it here, with
-        # one test on the sum (finite values summing past the dtype's range go to the full test).
-        qk = torch.stack((q_t, k_t))  # one call of the feature map for both
-        if not finite and not math.isfinite(float(qk.detach().sum()) + float(v_t.detach().sum())):
+        # one test on the sum (finite values summing past the dtype's range go to the full
+        # test). With d == d_v, one stack serves that test and the feature map.
+        if v_t.shape == q_t.shape:
+            qkv = torch.stack((q_t, k_t, v_t))
+            qk, total = qkv[:2], qkv.sum()
+        else:
+            qk = torch.stack((q_t, k_t))
+            total = qk.sum() + v_t.sum()
+        if not finite and not math.isfinite(total.item()):
             V.check_all_finite(q_t=q_t, k_t=k_t, v_t=v_t)
-        fq_t, fk_t = _apply_feature_map(self._phi, qk, "q_t")
-        if fk_t.shape[-1] != self.feature_dim or fq_t.shape[-1] != self.feature_dim:
-            raise ValueError(f"`feature_map` gave {fk_t.shape[-1]} features but the state was built with "
+        features = _apply_feature_map(self._phi, qk, "q_t")  # one call of the map for both
+        if features.shape[-1] != self.feature_dim:
+            raise ValueError(f"`feature_map` gave {features.shape[-1]} features but the state was built with "
                              f"`feature_dim`={self.feature_dim}.")
+        fq_t, fk_t = features[0], features[1]
         self.state, self.normaliser = _update(self.state, self.normaliser, fk_t, v_t)
         self.position += 1
-        num, den = _readout(fq_t, self.state, self.normaliser)
+        row = fq_t.unsqueeze(-2)  # phi(q_t) as a row: two products read the state out
+        product = torch.bmm if row.ndim == 3 else torch.matmul  # bmm: less dispatch per token
+        num = product(row, self.state).squeeze(-2)
+        den = product(row, self.normaliser.unsqueeze(-1)).squeeze(-2)
         return num / (den + self.eps)
 
 
