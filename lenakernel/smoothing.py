@@ -16,7 +16,7 @@ import torch
 
 from . import _validation as V
 from ._backend import as_real_tensor, as_tensors, positive_scalar_tensor
-from .kernels import _log_kernel_of_squared, get_kernel
+from .kernels import KERNELS, _log_kernel_of_squared, get_kernel
 
 __all__ = [
     "nadaraya_watson",
@@ -222,8 +222,9 @@ def nadaraya_watson(x_train, y_train, x_query, *, kernel="gaussian", bandwidth, 
     >>> print(np.round(nadaraya_watson(x, y, np.array([10.0]), kernel="boxcar", bandwidth=1.0), 4))
     [9.]
     """
-    if _small_numpy_call(x_train, y_train, x_query, kernel, bandwidth, exclude_self, return_weights):
-        return _nadaraya_watson_numpy(x_train, y_train, x_query, kernel, bandwidth, return_weights)
+    small_kernel = _small_numpy_call(x_train, y_train, x_query, kernel, bandwidth, exclude_self, return_weights)
+    if small_kernel is not None:
+        return _nadaraya_watson_numpy(x_train, y_train, x_query, small_kernel, bandwidth, return_weights)
     log_kernel = _log_kernel_of_squared(kernel)
     V.check_flag(return_weights, "return_weights")
     V.check_flag(exclude_self, "exclude_self")
@@ -288,31 +289,40 @@ _NUMPY_LOG_KERNELS_OF_SQUARED = {
 _NUMPY_FLOATS = (np.dtype(np.float64), np.dtype(np.float32))
 
 
-def _small_numpy_call(x_train, y_train, x_query, kernel, bandwidth, exclude_self, return_weights) -> bool:
-    """Whether a call is valid as it is, small, and all NumPy: then it is computed in NumPy.
+def _builtin_kernel_name(kernel):
+    """The name of a built-in kernel given by name or as its function (lk.boxcar), else None."""
+    if type(kernel) is str:
+        return kernel if kernel in KERNELS else None
+    return next((name for name, record in KERNELS.items() if record.function is kernel), None)
 
-    True only for arguments the general path accepts unchanged: float32/float64 NumPy
+
+def _small_numpy_call(x_train, y_train, x_query, kernel, bandwidth, exclude_self, return_weights):
+    """The kernel's name if the call is valid as it is, small and all NumPy, else None.
+
+    A name only for arguments the general path accepts unchanged: float32/float64 NumPy
     arrays of one dtype with the shapes :func:`V.check_regression_data` asks for, finite
-    entries (one fused test), a built-in kernel by name, a plain positive finite bandwidth,
-    no leave-one-out, and at most ``SMALL_NUMPY_PAIRS`` pairs. Anything else takes the
-    general path, which checks everything and names what is wrong.
+    entries (one fused test), a built-in kernel (by name or function), a plain positive
+    bandwidth, no leave-one-out, and at most ``SMALL_NUMPY_PAIRS`` pairs. Anything else
+    takes the general path, which checks everything and names what is wrong.
     """
-    if not (type(x_train) is np.ndarray and type(y_train) is np.ndarray and type(x_query) is np.ndarray
+    name = _builtin_kernel_name(kernel)
+    if not (name is not None
+            and type(x_train) is np.ndarray and type(y_train) is np.ndarray and type(x_query) is np.ndarray
             and x_train.dtype in _NUMPY_FLOATS and y_train.dtype == x_train.dtype
             and x_query.dtype == x_train.dtype
-            and type(kernel) is str and kernel in _NUMPY_LOG_KERNELS_OF_SQUARED
             and type(bandwidth) in (float, int, np.float64, np.float32) and 0 < bandwidth <= 1e300
             and exclude_self is False and (return_weights is False or return_weights is True)):
-        return False
+        return None
     x_ndim = x_train.ndim
     if not (x_ndim in (1, 2) and y_train.ndim in (1, 2) and x_query.ndim == x_ndim
             and 0 < x_train.shape[0] == y_train.shape[0]
             and (x_ndim == 1 or x_query.shape[1] == x_train.shape[1])):
-        return False
+        return None
     if x_query.shape[0] * x_train.size > SMALL_NUMPY_PAIRS:
-        return False
+        return None
     with np.errstate(all="ignore"):  # an overflowing sum only sends the call to the full check
-        return math.isfinite(x_train.sum() + y_train.sum() + x_query.sum())
+        finite = math.isfinite(x_train.sum() + y_train.sum() + x_query.sum())
+    return name if finite else None
 
 
 def _nadaraya_watson_numpy(x_train, y_train, x_query, kernel, bandwidth, return_weights):
