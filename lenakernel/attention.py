@@ -44,12 +44,23 @@ def _gaussian_scores(q, k, h=None):
     # from differences, never as ||q||^2 - 2 q.k + ||k||^2: that expansion (chapter 3's
     # identity) loses every digit to cancellation when the points sit far from the origin.
     # The width divides the distance, not the points, for the same reason.
-    batch = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2])
+    batch = _leading_shape(q, k)
     distance = torch.cdist(q.expand(*batch, *q.shape[-2:]), k.expand(*batch, *k.shape[-2:]),
                            compute_mode="donot_use_mm_for_euclid_dist")
     if h is not None:
         distance = distance / h
     return -0.5 * distance * distance
+
+
+def _leading_shape(*tensors):
+    """The broadcast shape of the tensors' leading dimensions (all but the last two).
+
+    Inputs checked already; when the shapes agree (the common case) a tuple comparison.
+    """
+    leading = tensors[0].shape[:-2]
+    if all(t.shape[:-2] == leading for t in tensors[1:]):
+        return leading
+    return torch.broadcast_shapes(*(t.shape[:-2] for t in tensors))
 
 
 def _check_qk(q, k):
@@ -164,7 +175,7 @@ def _smooth(q, k, v, scores, factor, *, mask, causal, log_key_weights, return_we
     the log domain: the largest admissible score of each row is subtracted first.
     """
     m, n = q.shape[-2], k.shape[-2]
-    batch_shape = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    batch_shape = _leading_shape(q, k, v)
     if mask is not None:
         mask = mask.expand(*mask.shape[:-2], m, n)  # a view: lets us slice query rows
     block = max(1, m) if return_weights else V.rows_per_block(n * math.prod(batch_shape) * q.element_size(), m)
@@ -236,7 +247,7 @@ def _prepare(q, k, v, mask, key_weights):
     batch = V.broadcast_leading(2, q=q, k=k, v=v)
 
     mask = _as_bool_mask(mask, q)
-    if mask is not None:
+    if mask is not None and mask.shape != (*batch, m, n):
         try:
             ok = mask.ndim >= 2 and torch.broadcast_shapes(mask.shape, (*batch, m, n)) == (*batch, m, n)
         except RuntimeError:
@@ -262,15 +273,16 @@ def _prepare(q, k, v, mask, key_weights):
 
     dtype = q.dtype
     compute = V.compute_dtype(q)
-    q, k, v = q.to(compute), k.to(compute), v.to(compute)
+    if compute != dtype:
+        q, k, v = q.to(compute), k.to(compute), v.to(compute)
     log_key_weights = None if key_weights is None else torch.log(key_weights.to(compute))
     return q, k, v, mask, log_key_weights, restore, dtype
 
 
 def _finish(result, dtype, restore):
     if isinstance(result, tuple):
-        return restore(tuple(r.to(dtype) for r in result))
-    return restore(result.to(dtype))
+        return restore(tuple(r if r.dtype == dtype else r.to(dtype) for r in result))
+    return restore(result if result.dtype == dtype else result.to(dtype))
 
 
 def kernel_smoother(q, k, v, *, kernel=None, log_kernel=None, mask=None, causal=False, key_weights=None,
@@ -528,7 +540,7 @@ def _fused_softmax_attention(q, k, v, mask, scale):
     the m x n matrix) -- as fast as PyTorch's own. Rows with no admissible key are set to
     0, our documented answer for an empty training set.
     """
-    batch = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    batch = _leading_shape(q, k, v)
     # The fused kernels want (batch, heads, length, dim): fold every leading dim into one.
     q4, k4, v4 = (t.expand(*batch, *t.shape[-2:]).reshape(1, -1, *t.shape[-2:]) for t in (q, k, v))
     mask4 = mask  # a (m, n) mask broadcasts as it is

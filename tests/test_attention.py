@@ -462,3 +462,71 @@ def test_flags_must_be_bools(function, flag):
              "gaussian_attention": {"bandwidth": 1.0}}[function.__name__]
     with pytest.raises(TypeError, match=f"`{flag}` must be True or False"):
         function(q, k, v, **extra, **{flag: "False"})
+
+
+# ------------------------------------------------------- plain calls straight to SDPA
+
+def _plain_qkv(shape, n, d_v, dtype, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    *lead, m, d = shape
+    return (torch.randn(*lead, m, d, generator=generator, dtype=dtype),
+            torch.randn(*lead, n, d, generator=generator, dtype=dtype),
+            torch.randn(*lead, n, d_v, generator=generator, dtype=dtype))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("shape, n, d_v", [((1, 1, 1, 1), 1, 1), ((1, 4, 16, 32), 16, 32),
+                                           ((2, 3, 5, 4), 7, 2), ((2, 1, 65, 8), 63, 3)])
+@pytest.mark.parametrize("scale", [None, 0.3])
+def test_plain_calls_match_the_reference_and_the_general_path(dtype, shape, n, d_v, scale):
+    from lenakernel.attention import _plain_sdpa_call
+    from lenakernel.reference import softmax_attention_reference
+
+    q, k, v = _plain_qkv(shape, n, d_v, dtype)
+    assert _plain_sdpa_call(q, k, v, scale, None, False, False)
+    out = lk.softmax_attention(q, k, v, scale=scale)
+    # The same heads folded into 3-D take the general path.
+    folded = [t.reshape(-1, *t.shape[-2:]) for t in (q, k, v)]
+    general = lk.softmax_attention(*folded, scale=scale).reshape(out.shape)
+    reference = softmax_attention_reference(q, k, v, 1 / math.sqrt(shape[-1]) if scale is None else scale)
+    tolerance = 1e-5 if dtype == torch.float32 else 1e-12
+    assert out.dtype == dtype
+    torch.testing.assert_close(out, general, rtol=tolerance, atol=tolerance)
+    torch.testing.assert_close(out, reference, rtol=tolerance, atol=tolerance)
+
+
+@pytest.mark.parametrize("which", ["q", "k", "v"])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_plain_calls_refuse_non_finite_inputs_by_name(which, bad):
+    tensors = dict(zip("qkv", _plain_qkv((1, 2, 3, 4), 3, 4, torch.float32)))
+    tensors[which][0, 1, 2, 3] = bad
+    with pytest.raises(ValueError, match=f"`{which}` contains NaN or infinite"):
+        lk.softmax_attention(**tensors)
+
+
+def test_plain_calls_accept_large_finite_inputs():
+    q, k, v = _plain_qkv((1, 2, 3, 4), 3, 4, torch.float32)
+    v[0, 0, 0, 0] = v[0, 1, 1, 1] = 2e38  # the sum overflows; every entry and every output is finite
+    assert torch.isfinite(lk.softmax_attention(q, k, v)).all()
+
+
+@pytest.mark.parametrize("change", [dict(scale=2e3), dict(scale=0.0), dict(scale=torch.tensor(0.5)),
+                                    dict(mask=torch.ones(3, 3, dtype=torch.bool)), dict(causal=True),
+                                    dict(return_weights=True), dict(causal=np.bool_(False))])
+def test_plain_calls_leave_anything_unusual_to_the_general_path(change):
+    from lenakernel.attention import _plain_sdpa_call
+
+    q, k, v = _plain_qkv((1, 2, 3, 4), 3, 4, torch.float64)
+    options = dict(scale=None, mask=None, causal=False, return_weights=False)
+    options.update(change)
+    assert not _plain_sdpa_call(q, k, v, *options.values())
+    if change.get("scale") != 0.0:
+        lk.softmax_attention(q, k, v, **change)  # and the general path accepts it
+
+
+def test_plain_calls_keep_gradients():
+    q, k, v = (t.requires_grad_() for t in _plain_qkv((2, 2, 4, 3), 5, 2, torch.float64))
+    grads = torch.autograd.grad(lk.softmax_attention(q, k, v).square().sum(), (q, k, v))
+    general = torch.autograd.grad(lk.kernel_smoother(q, k, v, kernel="exp_dot").square().sum(), (q, k, v))
+    for fast, slow in zip(grads, general):
+        torch.testing.assert_close(fast, slow, rtol=1e-10, atol=1e-10)

@@ -243,3 +243,32 @@ def test_first_elementwise_exp_after_import_is_accurate_in_fresh_processes():
         for _ in range(12)
     ]
     assert wrong_counts == [0] * 12, f"values wrong per fresh process: {wrong_counts}"
+
+
+def test_tensors_of_one_float_dtype_pass_through_unconverted():
+    from lenakernel._backend import as_tensors
+
+    q, k = torch.zeros(2, 3), torch.ones(3)
+    tensors, restore = as_tensors(q=q, k=k, w=None, optional=("w",))
+    assert tensors["q"] is q and tensors["k"] is k and tensors["w"] is None
+    assert restore(q) is q and restore((q, k)) == (q, k)
+
+
+def test_mixed_float_dtypes_are_still_promoted_and_none_still_refused():
+    from lenakernel._backend import as_tensors
+
+    tensors, _ = as_tensors(q=torch.zeros(2, dtype=torch.float32), k=torch.zeros(2, dtype=torch.float64))
+    assert tensors["q"].dtype == tensors["k"].dtype == torch.float64
+    with pytest.raises(TypeError, match="`k` must be a NumPy array or a torch tensor, got None"):
+        as_tensors(q=torch.zeros(2), k=None)
+
+
+def test_the_fused_finiteness_test_sends_overflowing_sums_to_the_full_check():
+    from lenakernel import _validation as V
+
+    big = torch.full((4,), 3e38)  # finite, but the sum overflows float32
+    assert not V.all_finite_fast(big)
+    V.check_all_finite(big=big)  # the full check passes it
+    with pytest.raises(ValueError, match="`b` contains NaN"):
+        V.check_all_finite(a=big, b=torch.tensor([0.0, float("nan")]))
+    assert V.all_finite_fast(torch.zeros(0), torch.ones(2, requires_grad=True))

@@ -261,3 +261,109 @@ def test_messages_name_the_right_argument():
     torch.testing.assert_close(out, lk.linear_attention(q, k, v, eps=1e-6))
     with pytest.raises(ValueError, match="`eps` must be a finite number >= 0; got -1.0"):
         lk.linear_attention(q, k, v, eps=torch.tensor(-1.0))
+
+
+# ------------------------------------------------------------- small calls (fast path)
+
+def _small_qkv(shape_q, n, d_v, dtype, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    *lead, m, d = shape_q
+    q = torch.randn(*lead, m, d, generator=generator, dtype=dtype)
+    k = torch.randn(*lead, n, d, generator=generator, dtype=dtype)
+    v = torch.randn(*lead, n, d_v, generator=generator, dtype=dtype)
+    return q, k, v
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("shape_q, n, d_v", [((1, 1), 1, 1), ((16, 32), 16, 32), ((4, 16, 32), 15, 32),
+                                              ((1, 4, 16, 32), 17, 32), ((2, 3, 5, 4), 3, 6)])
+def test_small_calls_match_the_reference_and_the_general_path(dtype, shape_q, n, d_v):
+    from lenakernel.linear import _small_call_applies
+    from lenakernel.reference import linear_attention_reference
+
+    q, k, v = _small_qkv(shape_q, n, d_v, dtype)
+    assert _small_call_applies(q, k, v, "elu+1", False, "chunked", 64, 1e-6)
+    out = lk.linear_attention(q, k, v)
+    # The callable spelling of the same map takes the general (reassociated) path.
+    general = lk.linear_attention(q, k, v, feature_map=lk.elu_plus_one)
+    reference = linear_attention_reference(lk.elu_plus_one(q), lk.elu_plus_one(k), v, eps=1e-6)
+    tolerance = 1e-5 if dtype == torch.float32 else 1e-12
+    assert out.dtype == dtype and out.shape == general.shape
+    torch.testing.assert_close(out, general, rtol=tolerance, atol=tolerance)
+    torch.testing.assert_close(out, reference, rtol=tolerance, atol=tolerance)
+
+
+def test_small_calls_take_the_fast_path_only_when_it_is_cheaper():
+    from lenakernel.linear import _small_call_applies
+
+    q, k, v = _small_qkv((4, 32, 32), 32, 32, torch.float32)  # m n (d + d_v) = r d_v (m + n)
+    assert _small_call_applies(q, k, v, "elu+1", False, "chunked", 64, 1e-6)
+    q, k, v = _small_qkv((4, 33, 32), 33, 32, torch.float32)
+    assert not _small_call_applies(q, k, v, "elu+1", False, "chunked", 64, 1e-6)
+    torch.testing.assert_close(lk.linear_attention(q, k, v), lk.linear_attention(q, k, v, method="quadratic"))
+
+
+@pytest.mark.parametrize("change", [
+    dict(causal=True), dict(feature_map="relu"), dict(method="fast"), dict(chunk_size=0), dict(eps=-1.0),
+    dict(eps=float("nan")), dict(chunk_size=True), dict(causal=np.bool_(False))])
+def test_small_calls_leave_anything_unusual_to_the_general_path(change):
+    from lenakernel.linear import _small_call_applies
+
+    q, k, v = _small_qkv((2, 4, 3), 4, 3, torch.float64)
+    options = dict(feature_map="elu+1", causal=False, method="chunked", chunk_size=64, eps=1e-6)
+    options.update(change)
+    assert not _small_call_applies(q, k, v, *options.values())
+
+
+@pytest.mark.parametrize("q_shape, k_shape, v_shape", [
+    ((2, 4, 3), (1, 4, 3), (2, 4, 3)), ((2, 4, 3), (2, 4, 2), (2, 4, 3)), ((2, 4, 3), (2, 5, 3), (2, 4, 3)),
+    ((2, 0, 3), (2, 4, 3), (2, 4, 3)), ((2, 4, 0), (2, 4, 0), (2, 4, 3)), ((3,), (3,), (3,))])
+def test_small_calls_refuse_or_hand_on_odd_shapes(q_shape, k_shape, v_shape):
+    from lenakernel.linear import _small_call_applies
+
+    q, k, v = (torch.randn(s, dtype=torch.float64) for s in (q_shape, k_shape, v_shape))
+    assert not _small_call_applies(q, k, v, "elu+1", False, "chunked", 64, 1e-6)
+
+
+def test_small_calls_keep_gradients():
+    q, k, v = (t.requires_grad_() for t in _small_qkv((2, 5, 3), 4, 2, torch.float64))
+    grads = torch.autograd.grad(lk.linear_attention(q, k, v).square().sum(), (q, k, v))
+    general = torch.autograd.grad(lk.linear_attention(q, k, v, feature_map=lk.elu_plus_one).square().sum(),
+                                  (q, k, v))
+    for fast, slow in zip(grads, general):
+        torch.testing.assert_close(fast, slow, rtol=1e-12, atol=1e-12)
+    assert torch.autograd.gradcheck(lambda *t: lk.linear_attention(*t), (q, k, v))
+
+
+def test_small_calls_do_not_change_their_inputs():
+    q, k, v = _small_qkv((2, 5, 3), 4, 2, torch.float64)
+    copies = [t.clone() for t in (q, k, v)]
+    lk.linear_attention(q, k, v)
+    assert all(torch.equal(a, b) for a, b in zip((q, k, v), copies))
+
+
+@pytest.mark.parametrize("batch_shape", [(), (3,), (2, 3)])
+@pytest.mark.parametrize("d, d_v", [(4, 4), (4, 2)])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_state_steps_match_causal_attention_for_every_layout(batch_shape, d, d_v, dtype):
+    generator = torch.Generator().manual_seed(1)
+    n = 7
+    q, k = (torch.randn(*batch_shape, n, d, generator=generator, dtype=dtype) for _ in range(2))
+    v = torch.randn(*batch_shape, n, d_v, generator=generator, dtype=dtype)
+    state = lk.LinearAttentionState(d, d_v, batch_shape=batch_shape)
+    steps = torch.stack([state.step(q[..., t, :], k[..., t, :], v[..., t, :]) for t in range(n)], dim=-2)
+    tolerance = 1e-5 if dtype == torch.float32 else 1e-12
+    assert state.state.dtype == dtype and steps.dtype == dtype
+    torch.testing.assert_close(steps, lk.linear_attention(q, k, v, causal=True, method="quadratic"),
+                               rtol=tolerance, atol=tolerance)
+
+
+@pytest.mark.parametrize("which", ["q_t", "k_t", "v_t"])
+def test_state_refuses_non_finite_tokens_when_d_and_d_v_differ(which):
+    state = lk.LinearAttentionState(3, 2)
+    tokens = {"q_t": torch.zeros(3), "k_t": torch.zeros(3), "v_t": torch.zeros(2)}
+    state.step(**tokens)
+    tokens[which][0] = -float("inf")
+    with pytest.raises(ValueError, match=which):
+        state.step(**tokens)
+    assert state.position == 1

@@ -463,3 +463,98 @@ def test_loo_cv_bandwidth_rejects_bad_kernel_and_data():
         lk.loo_cv_bandwidth(X, Y, kernel="rbf", bandwidths=[0.1])
     with pytest.raises(ValueError, match="`x` and `y` must agree"):
         lk.loo_cv_bandwidth(X, Y[:3], bandwidths=[0.1])
+
+
+# ----------------------------------------------------- small NumPy calls, in NumPy
+
+def _small_problem(n, m, p=None, q=None, dtype=np.float64, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0, 1, n if p is None else (n, p)).astype(dtype)
+    y = rng.normal(size=n if q is None else (n, q)).astype(dtype)
+    xq = np.linspace(-0.2, 1.2, m).astype(dtype)
+    if p is not None:
+        xq = np.stack([xq] * p, axis=1)
+    return x, y, xq
+
+
+@pytest.mark.parametrize("kernel", NAMES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n, m, p, q", [(1, 1, None, None), (50, 5, None, None), (7, 3, 2, None),
+                                        (9, 4, None, 2), (6, 5, 3, 2)])
+@pytest.mark.parametrize("bandwidth", [1e-300, 0.05, 0.3, 1e300])
+def test_small_numpy_calls_match_the_torch_path(kernel, dtype, n, m, p, q, bandwidth):
+    from lenakernel.smoothing import _small_numpy_call
+
+    x, y, xq = _small_problem(n, m, p, q, dtype)
+    assert _small_numpy_call(x, y, xq, kernel, bandwidth, False, True) == kernel
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # NumPy may not warn where torch is silent
+        pred, weights = lk.nadaraya_watson(x, y, xq, kernel=kernel, bandwidth=bandwidth, return_weights=True)
+    t_pred, t_weights = lk.nadaraya_watson(*(torch.from_numpy(a) for a in (x, y, xq)), kernel=kernel,
+                                           bandwidth=bandwidth, return_weights=True)
+    assert type(pred) is np.ndarray and pred.dtype == dtype and pred.shape == tuple(t_pred.shape)
+    tolerance = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(pred, t_pred.numpy(), rtol=tolerance, atol=tolerance)
+    np.testing.assert_allclose(weights, t_weights.numpy(), rtol=tolerance, atol=tolerance)
+
+
+def test_small_numpy_calls_match_the_reference():
+    from lenakernel.reference import nadaraya_watson_reference
+
+    x, y, xq = _small_problem(50, 5)
+    reference = nadaraya_watson_reference(*(torch.from_numpy(a[:, None]) for a in (x, y, xq)), 0.1)
+    np.testing.assert_allclose(lk.nadaraya_watson(x, y, xq, bandwidth=0.1), reference.numpy()[:, 0],
+                               rtol=1e-12, atol=1e-12)
+
+
+def test_small_numpy_calls_handle_ties_and_empty_neighbourhoods():
+    x = np.array([0.0, 1.0, 1.0, 3.0])
+    y = np.array([1.0, 2.0, 4.0, 8.0])
+    xq = np.array([1.0, 2.0, 10.0, -5.0])  # 2.0: three nearest at distance 1; 10, -5: far from all
+    for kernel in ("epanechnikov", "triangular", "boxcar"):
+        pred = lk.nadaraya_watson(x, y, xq, kernel=kernel, bandwidth=0.5)
+        np.testing.assert_allclose(pred, [3.0, 14 / 3, 8.0, 1.0], rtol=1e-12)
+
+
+def test_kernel_names_and_functions_give_the_same_bits():
+    x, y, xq = _small_problem(20, 7)
+    for name in NAMES:
+        function = lk.get_kernel(name)
+        assert np.array_equal(lk.nadaraya_watson(x, y, xq, kernel=name, bandwidth=0.2),
+                              lk.nadaraya_watson(x, y, xq, kernel=function, bandwidth=0.2))
+
+
+def test_past_the_small_size_the_torch_path_gives_the_same():
+    from lenakernel.smoothing import SMALL_NUMPY_PAIRS, _small_numpy_call
+
+    x, y, xq = _small_problem(SMALL_NUMPY_PAIRS // 4, 4)
+    assert _small_numpy_call(x, y, xq, "gaussian", 0.1, False, False) == "gaussian"
+    big = np.append(x, 0.5), np.append(y, 0.0)
+    assert _small_numpy_call(*big, xq, "gaussian", 0.1, False, False) is None
+    np.testing.assert_allclose(lk.nadaraya_watson(*big, xq, bandwidth=0.1),
+                               lk.nadaraya_watson(*(torch.from_numpy(a) for a in (*big, xq)),
+                                                  bandwidth=0.1).numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("which", ["x_train", "y_train", "x_query"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_small_numpy_calls_refuse_non_finite_inputs_by_name(which, bad):
+    arrays = dict(zip(("x_train", "y_train", "x_query"), _small_problem(10, 3)))
+    arrays[which][1] = bad
+    with pytest.raises(ValueError, match=f"`{which}` contains NaN or infinite"):
+        lk.nadaraya_watson(**arrays, bandwidth=0.1)
+
+
+@pytest.mark.parametrize("change", [
+    dict(kernel=lambda u: np.exp(-u * u)), dict(kernel="gausian"), dict(bandwidth=0.0), dict(bandwidth=-1.0),
+    dict(bandwidth=np.nan), dict(bandwidth=True), dict(bandwidth=torch.tensor(0.1)), dict(exclude_self=True),
+    dict(return_weights=np.bool_(True)), dict(x_query=np.zeros((3, 1))), dict(y_train=np.zeros(9)),
+    dict(x_train=np.zeros(0), y_train=np.zeros(0)), dict(x_train=np.arange(10)),
+    dict(x_query=np.zeros(3, dtype=np.float32))])
+def test_small_numpy_calls_leave_anything_unusual_to_the_general_path(change):
+    from lenakernel.smoothing import _small_numpy_call
+
+    arguments = dict(zip(("x_train", "y_train", "x_query"), _small_problem(10, 3)))
+    arguments.update(kernel="gaussian", bandwidth=0.1, exclude_self=False, return_weights=False)
+    arguments.update(change)
+    assert _small_numpy_call(**arguments) is None
