@@ -498,11 +498,12 @@ class LinearAttentionState:
         # test). With d == d_v, one stack serves that test and the feature map.
         if v_t.shape == q_t.shape:
             qkv = torch.stack((q_t, k_t, v_t))
-            qk, total = qkv[:2], qkv.sum()
+            qk = qkv[:2]
+            finite = finite or math.isfinite(qkv.sum().item())
         else:
             qk = torch.stack((q_t, k_t))
-            total = qk.sum() + v_t.sum()
-        if not finite and not math.isfinite(total.item()):
+            finite = finite or math.isfinite((qk.sum() + v_t.sum()).item())
+        if not finite:
             V.check_all_finite(q_t=q_t, k_t=k_t, v_t=v_t)
         features = _apply_feature_map(self._phi, qk, "q_t")  # one call of the map for both
         if features.shape[-1] != self.feature_dim:
