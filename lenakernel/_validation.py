@@ -304,13 +304,13 @@ def all_finite_fast(*tensors: torch.Tensor) -> bool:
     >>> all_finite_fast(torch.ones(3), torch.tensor([float("nan")]))
     False
     """
-    sums = [(t.detach() if t.requires_grad else t).sum() for t in tensors]
-    if all(not t.is_cuda for t in tensors):
-        total = 0.0
-        for partial in sums:  # on the CPU, reading each sum is cheaper than stacking them
-            total += partial.item()
-        return math.isfinite(total)
-    return math.isfinite(torch.stack([s.float() for s in sums]).sum().item())
+    if tensors[0].is_cuda:  # one synchronisation: add the sums on the device, read one number
+        sums = [(t.detach() if t.requires_grad else t).sum().float() for t in tensors]
+        return math.isfinite(torch.stack(sums).sum().item())
+    total = 0.0
+    for t in tensors:  # on the CPU, reading each sum is cheaper than adding them as tensors
+        total += (t.detach() if t.requires_grad else t).sum().item()
+    return math.isfinite(total)
 
 
 def check_flag(value, name: str) -> bool:
