@@ -242,7 +242,8 @@ def linear_attention(q, k, v, *, feature_map="elu+1", causal=False, method="chun
         ``"chunked"`` runs the masked quadratic form inside chunks of ``chunk_size`` tokens
         and carries the state between chunks (any n: the tail is zero-padded).
         Non-causal, ``"quadratic"`` forms the n x n matrix and every other value uses the
-        reassociated product.
+        reassociated product, except that a small call with the default map (where
+        :math:`m n (D + d_v) \le D d_v (m + n)`, e.g. n <= d) takes the cheaper n x n form.
     chunk_size : int, default 64
     eps : float, default 1e-6
         Added to the normaliser, which can vanish for maps such as ReLU.
@@ -509,7 +510,7 @@ class LinearAttentionState:
         if features.shape[-1] != self.feature_dim:
             raise ValueError(f"`feature_map` gave {features.shape[-1]} features but the state was built with "
                              f"`feature_dim`={self.feature_dim}.")
-        fq_t, fk_t = features[0], features[1]
+        fq_t, fk_t = features.unbind()
         self.state, self.normaliser = _update(self.state, self.normaliser, fk_t, v_t)
         self.position += 1
         row = fq_t.unsqueeze(-2)  # phi(q_t) as a row: two products read the state out

@@ -163,7 +163,9 @@ def nadaraya_watson(x_train, y_train, x_query, *, kernel="gaussian", bandwidth, 
     exponentiating), so a bandwidth of ``1e-8`` gives the nearest neighbour's output and
     ``1e8`` the global mean, with no overflow, underflow to 0/0, or NaN. Queries are
     processed in blocks of at most 8 MB of pairwise entries, so the full
-    ``(m, n)`` matrix is only formed when ``return_weights=True``.
+    ``(m, n)`` matrix is only formed when ``return_weights=True``. A small call with
+    NumPy arrays and a built-in kernel (at most ``SMALL_NUMPY_PAIRS`` pairs) is computed
+    in NumPy, which costs less per operation than torch; the numbers agree to rounding.
 
     **Empty neighbourhoods.** With a compact kernel (Epanechnikov, triangular, boxcar)
     a query may have no training point within one bandwidth; every kernel value is 0
