@@ -291,8 +291,8 @@ def check_all_finite(**arrays: torch.Tensor) -> None:
 def all_finite_fast(*tensors: torch.Tensor) -> bool:
     """True if the sum of all entries of all ``tensors`` is finite, which they then all are.
 
-    One reduction per tensor and one number read back: a NaN or an infinity anywhere makes
-    the sum NaN or infinite. False does not mean that an entry is not finite (finite values
+    One reduction per tensor, added up as one Python number (on a GPU, added on the device
+    and read back once): a NaN or an infinity anywhere makes the sum NaN or infinite. False does not mean that an entry is not finite (finite values
     can sum past the dtype's range); callers then run the full per-argument check, which
     names the argument. Empty tensors sum to 0.
 
@@ -306,7 +306,10 @@ def all_finite_fast(*tensors: torch.Tensor) -> bool:
     """
     if tensors[0].is_cuda:  # one synchronisation: add the sums on the device, read one number
         sums = [(t.detach() if t.requires_grad else t).sum().float() for t in tensors]
-        return math.isfinite(torch.stack(sums).sum().item())
+        try:
+            return math.isfinite(torch.stack(sums).sum().item())
+        except RuntimeError:  # tensors on several devices: read each sum below
+            pass
     total = 0.0
     for t in tensors:  # on the CPU, reading each sum is cheaper than adding them as tensors
         total += (t.detach() if t.requires_grad else t).sum().item()
