@@ -481,7 +481,14 @@ def softmax_attention(q, k, v, *, scale=None, mask=None, causal=False, return_we
             scale = 1.0 / math.sqrt(q.shape[-1])
         if q.dtype == torch.float32:  # the scale the general path uses: rounded to float32
             scale = float(np.float32(scale))
-        return torch.nn.functional.scaled_dot_product_attention(q, k, v, scale=scale)
+        if q.ndim == 4:
+            return torch.nn.functional.scaled_dot_product_attention(q, k, v, scale=scale)
+        # The fused kernel wants (batch, heads, length, dim): fold the leading dims into one.
+        *lead, m, d = q.shape
+        n, d_v = v.shape[-2], v.shape[-1]
+        out = torch.nn.functional.scaled_dot_product_attention(
+            q.reshape(1, -1, m, d), k.reshape(1, -1, n, d), v.reshape(1, -1, n, d_v), scale=scale)
+        return out.view(*lead, m, d_v)
     if V.check_flag(return_weights, "return_weights"):
         return kernel_smoother(q, k, v, kernel="exp_dot", scale=scale, mask=mask, causal=causal,
                                return_weights=True)
@@ -494,8 +501,8 @@ def _plain_sdpa_call(q, k, v, scale, mask, causal, return_weights) -> bool:
     """Whether a call is valid as it is and goes straight to torch's fused kernel.
 
     True only for what the general path would check, accept and send to
-    :func:`_fused_softmax_attention` unchanged: 4-D float32/float64 torch tensors of one
-    dtype and equal leading dimensions, no empty axis, finite entries (one fused test),
+    :func:`_fused_softmax_attention` unchanged: float32/float64 torch tensors of one dtype
+    and equal leading dimensions, no empty axis, finite entries (one fused test),
     no mask, not causal, no weights, and the default scale or a plain float in (0, 1e3].
     Attribute reads and one reduction per tensor; anything else takes the general path,
     which names what is wrong.
@@ -506,8 +513,8 @@ def _plain_sdpa_call(q, k, v, scale, mask, causal, return_weights) -> bool:
             and q.dtype in (torch.float32, torch.float64) and k.dtype == q.dtype and v.dtype == q.dtype):
         return False
     q_shape, k_shape, v_shape = q.shape, k.shape, v.shape
-    return (len(q_shape) == 4 and q_shape[:2] == k_shape[:2] == v_shape[:2]
-            and q_shape[3] == k_shape[3] and k_shape[2] == v_shape[2]
+    return (len(q_shape) >= 2 and q_shape[:-2] == k_shape[:-2] == v_shape[:-2]
+            and q_shape[-1] == k_shape[-1] and k_shape[-2] == v_shape[-2]
             and q.numel() > 0 and k.numel() > 0 and v.numel() > 0
             and V.all_finite_fast(q, k, v))
 

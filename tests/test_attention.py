@@ -476,7 +476,8 @@ def _plain_qkv(shape, n, d_v, dtype, seed=0):
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("shape, n, d_v", [((1, 1, 1, 1), 1, 1), ((1, 4, 16, 32), 16, 32),
-                                           ((2, 3, 5, 4), 7, 2), ((2, 1, 65, 8), 63, 3)])
+                                           ((2, 3, 5, 4), 7, 2), ((2, 1, 65, 8), 63, 3), ((1, 1), 1, 1),
+                                           ((16, 32), 16, 32), ((4, 5, 3), 9, 2), ((2, 2, 2, 3, 4), 5, 6)])
 @pytest.mark.parametrize("scale", [None, 0.3])
 def test_plain_calls_match_the_reference_and_the_general_path(dtype, shape, n, d_v, scale):
     from lenakernel.attention import _plain_sdpa_call
@@ -485,9 +486,11 @@ def test_plain_calls_match_the_reference_and_the_general_path(dtype, shape, n, d
     q, k, v = _plain_qkv(shape, n, d_v, dtype)
     assert _plain_sdpa_call(q, k, v, scale, None, False, False)
     out = lk.softmax_attention(q, k, v, scale=scale)
-    # The same heads folded into 3-D take the general path.
-    folded = [t.reshape(-1, *t.shape[-2:]) for t in (q, k, v)]
-    general = lk.softmax_attention(*folded, scale=scale).reshape(out.shape)
+    # The same smoother by the package's own blocked code, and through the general path.
+    blocked = lk.kernel_smoother(q, k, v, kernel="exp_dot", scale=scale)
+    general = lk.softmax_attention(q, k, v, scale=scale, mask=torch.ones(shape[-2], n, dtype=torch.bool))
+    torch.testing.assert_close(out, blocked, rtol=1e-5 if dtype == torch.float32 else 1e-12,
+                               atol=1e-5 if dtype == torch.float32 else 1e-12)
     reference = softmax_attention_reference(q, k, v, 1 / math.sqrt(shape[-1]) if scale is None else scale)
     tolerance = 1e-5 if dtype == torch.float32 else 1e-12
     assert out.dtype == dtype
