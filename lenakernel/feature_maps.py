@@ -9,6 +9,7 @@ unbiased estimates of the Gaussian kernel or of exp(x . y) (chapter 8). Every ma
 from __future__ import annotations
 
 import math
+import types
 
 import numpy as np
 import torch
@@ -231,7 +232,7 @@ def _apply_feature_map(phi, x: torch.Tensor, name: str) -> torch.Tensor:
     ``x`` is a float32/float64 tensor with at least one dimension and one feature; a
     built-in map then runs its kernel directly (no conversion, nothing to check).
     """
-    kernel = _KERNELS_OF_MAPS.get(phi)
+    kernel = _KERNELS_OF_MAPS.get(phi) if type(phi) is types.FunctionType else None  # hashable
     if kernel is not None and x.dtype in (torch.float32, torch.float64) and x.ndim and x.shape[-1]:
         return kernel(x)
     features = phi(x)

@@ -282,3 +282,19 @@ def test_projection_errors_name_the_argument():
         lk.elu_plus_one(torch.tensor(1.0))
     with pytest.raises(ValueError, match="`x` is empty"):
         lk.taylor_features(np.ones((3, 0)))
+
+
+def test_an_unhashable_callable_map_still_works():
+    import lenakernel as lk
+
+    class Phi:  # defines __eq__ without __hash__: cannot be a dict key
+        def __eq__(self, other):
+            return False
+
+        def __call__(self, x):
+            return torch.relu(x)
+
+    q = torch.randn(5, 3, dtype=torch.float64)
+    torch.testing.assert_close(lk.linear_attention(q, q, q, feature_map=Phi()),
+                               lk.linear_attention(q, q, q, feature_map="relu"))
+    assert lk.LinearAttentionState(3, 3, feature_map=Phi()).step(q[0], q[0], q[0]).shape == (3,)
