@@ -139,7 +139,7 @@ def _sorted_windows_pay(x_train, x_query, log_kernel, exclude_self, return_weigh
     half_width = 1.0 if name in ("epanechnikov", "triangular", "boxcar") else math.sqrt(
         2 * (math.log(n) + 16 * math.log(10)))
     spread = float(x_train.max() - x_train.min())
-    return 2 * half_width * float(bandwidth) < spread / 2
+    return 2 * half_width * float(bandwidth.detach() if torch.is_tensor(bandwidth) else bandwidth) < spread / 2
 
 
 # Rough costs (ns, one thread) behind the moments' dispatch rule: per pair visited point
@@ -166,9 +166,10 @@ def _moments_pay(x_train, x_query, log_kernel, exclude_self, return_weights, ban
     gaussian = name == "gaussian"
     half_width = math.sqrt(2 * (math.log(n) + 16 * math.log(10))) if gaussian else 1.0
     spread = float(x_train.max() - x_train.min())
-    share = 1.0 if not spread > 0 else min(1.0, 2 * half_width * float(bandwidth) / spread)
+    h = float(bandwidth.detach() if torch.is_tensor(bandwidth) else bandwidth)
+    share = 1.0 if not spread > 0 else min(1.0, 2 * half_width * h / spread)
     # A Gaussian query visits the boxes (h / 4 wide) that meet its window, or all of the data's.
-    boxes = min(8 * half_width, 4 * spread / float(bandwidth)) + 1
+    boxes = min(8 * half_width, 4 * spread / h) + 1
     per_query = GAUSSIAN_BOX_NS * boxes if gaussian else COMPACT_QUERY_NS
     return m * n * share * PAIR_NS > m * per_query + n * POINT_NS
 
