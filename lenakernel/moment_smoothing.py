@@ -32,7 +32,7 @@ Derived in chapter 1.
   at most ``exp(d0**2 / 2) rho**p / p!``. The path is taken for queries with
   ``d0 <= 1``, and ``p`` is the least order with ``exp(1/2) rho**p / p! <= 1e-16 / n``:
   all n points together move the (relative) sums by less than ``1e-16 * max|y|``,
-  against a denominator of at least 1. (``rho`` is about 1.3, ``p`` about 26 for n = 1e6.)
+  against a denominator of at least 1. (``rho`` is about 1.3, ``p`` about 25 for n = 1e6.)
 
 Queries outside these assumptions (an empty compact window, a Gaussian query farther
 than one bandwidth from every point, data so spread that boxes would not fit) go to
@@ -72,6 +72,7 @@ COMPACT_BOX = 0.5  # box width / h for the compact kernels
 GAUSSIAN_BOX = 0.25  # box width / h for the Gaussian
 MAX_BOXES = 2.0**40  # (data range) / (box width) above this: boxes are not worth it
 MAX_MOMENT_BYTES = 2**28  # the Gaussian's per-box moments stay below 256 MiB
+COLUMN_BYTES = 2**26  # [y, 1] for all points, float64: output columns are taken in groups below this
 
 
 # ----------------------------------------------------------------------------------
@@ -279,10 +280,14 @@ def _smooth_gaussian(xs, ys, xq, bandwidth):
     radius, nearest = window_radius(x64, q64, "gaussian", bandwidth.double())
     near = nearest / h  # d0, the nearest point's scaled distance
     use = near <= 1
-    reach = float((radius[use] / h).max()) if bool(use.any()) else 0.0
-    rho = (reach + GAUSSIAN_BOX / 2) * (GAUSSIAN_BOX / 2) * (1 + 1e-12)
-    order = taylor_order(max(rho, 1e-3), n)
     box, starts, centres = _boxes(x64, GAUSSIAN_BOX * h)
+    t_all = (x64 - centres[box]) / h
+    # |t| <= 1/8 but for rounding, and a box that meets a window [x - r, x + r] has its
+    # centre within (r / h + max|t|) bandwidths of x: so |d t| <= rho.
+    t_max = float(t_all.abs().max())
+    reach = float((radius[use] / h).max()) if bool(use.any()) else 0.0
+    rho = (reach + t_max) * t_max * (1 + 1e-12)
+    order = taylor_order(max(rho, 1e-3), n)
     boxes, width = centres.shape[0], ys.shape[1] + 1
     if boxes * order * width * 8 > MAX_MOMENT_BYTES:
         return None
@@ -292,7 +297,7 @@ def _smooth_gaussian(xs, ys, xq, bandwidth):
     moments = x64.new_zeros((boxes, order * width))
     for begin in range(0, n, 2**16):
         part = slice(begin, begin + 2**16)
-        t = (x64[part] - centres[box[part]]) / h
+        t = t_all[part]
         powers = _cumulative_products(t[:, None] / divisors)  # t**k / k!
         damped = weighted[part] * torch.exp(-0.5 * t * t)[:, None]
         moments.index_add_(0, box[part], (powers[:, :, None] * damped[:, None, :]).reshape(t.shape[0], -1))
@@ -304,8 +309,8 @@ def _smooth_gaussian(xs, ys, xq, bandwidth):
     span = int((stop - first)[use].max()) if bool(use.any()) else 0
     for j in range(span):
         which = (first + j).clamp(max=boxes - 1)
-        d = (q64 - centres[which]) / h
         valid = use & (first + j < stop)
+        d = torch.where(valid, (q64 - centres[which]) / h, q64.new_zeros(()))  # far queries: no overflow
         scale = torch.where(valid, torch.exp(0.5 * (near * near - d * d)), q64.new_zeros(()))
         powers = _cumulative_products(d[:, None].expand(-1, order - 1))  # d**k
         series = torch.bmm(powers[:, None, :], moments[which]).squeeze(1)
@@ -334,15 +339,22 @@ def smooth_moments_1d(x_train, y_train, x_query, kernel: str, bandwidth):
         h = float(bandwidth)
         spread = float(xs[-1] - xs[0])
         box = COMPACT_BOX if kernel in POLYNOMIALS else GAUSSIAN_BOX
-        result = None
-        if math.isfinite(spread / (box * h)) and spread / (box * h) < MAX_BOXES and h > 0:
-            if kernel in POLYNOMIALS:
-                result = _smooth_compact(xs, ys, xq, kernel, bandwidth, KERNELS[kernel].log_of_squared)
-            else:
-                result = _smooth_gaussian(xs, ys, xq, bandwidth)
-        if result is None:
+        if not (math.isfinite(spread / (box * h)) and spread / (box * h) < MAX_BOXES and h > 0
+                and ys.shape[1] > 0):
             return smooth_sorted_1d(x_train, y_train, x_query, kernel, bandwidth)
-        predictions, rest = result
+        # A few output columns at a time, so the per-point moments stay within COLUMN_BYTES.
+        group = max(1, COLUMN_BYTES // (8 * xs.shape[0]) - 1)
+        parts, rest = [], None
+        for columns in torch.split(ys, group, dim=1):
+            if kernel in POLYNOMIALS:
+                result = _smooth_compact(xs, columns, xq, kernel, bandwidth, KERNELS[kernel].log_of_squared)
+            else:
+                result = _smooth_gaussian(xs, columns, xq, bandwidth)
+            if result is None:
+                return smooth_sorted_1d(x_train, y_train, x_query, kernel, bandwidth)
+            parts.append(result[0])
+            rest = result[1]
+        predictions = torch.cat(parts, dim=1)
         predictions = predictions.to(y_train.dtype)
         if bool(rest.any()):  # the few queries outside the moments' assumptions: point by point
             predictions[rest] = smooth_sorted_1d(x_train, y_train, x_query[rest], kernel, bandwidth)

@@ -188,3 +188,15 @@ def test_dispatch_rule():
     assert not pays(x, q[:8])  # too few queries
     assert not pays(x[:1000], q[:1000])  # too few pairs
     assert not pays(torch.linspace(0, 1, 1024), torch.linspace(0, 1, 10**4), "gaussian", h=0.01)  # few per window
+
+
+@pytest.mark.parametrize("kernel", ["gaussian", "triangular"])
+def test_several_output_columns_in_groups(kernel, monkeypatch):
+    x, y, q = _data("uniform", 3000, seed=8)
+    ys = torch.cat([y, -2 * y, y**2, torch.cos(x)[:, None]], dim=1)
+    h = torch.tensor(0.05, dtype=torch.float64)
+    monkeypatch.setattr(ms, "COLUMN_BYTES", 3 * 8 * x.numel())  # two columns at a time
+    fast = ms.smooth_moments_1d(x[:, None], ys, q[:, None], kernel, h)
+    slow, scale = _all_pairs(x, ys, q, kernel, h)
+    assert fast.shape == (q.numel(), 4)
+    assert bool(((fast - slow).abs() <= 1e-12 * scale).all())
