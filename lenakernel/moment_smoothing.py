@@ -112,7 +112,8 @@ def _running_sums(values: torch.Tensor, box: torch.Tensor):
     row = row_offset[box] + torch.div(position, row_len, rounding_mode="floor")
     slot = row * row_len + position % row_len  # the point's place in the flattened rows
     grid = values.new_zeros((int(rows_per_box.sum()) * row_len, c)).index_copy_(0, slot, values)
-    grid = grid.view(-1, row_len, c).cumsum(1)
+    grid = grid.view(-1, row_len, c)
+    grid.cumsum_(1)  # in place: the grid is the largest array here
     # Exclusive sums of each box's earlier rows: an inclusive segmented scan, shifted by one.
     row_box = torch.repeat_interleave(torch.arange(boxes, device=values.device), rows_per_box)
     totals = grid[:, -1]
@@ -228,6 +229,7 @@ def _smooth_compact(xs, ys, xq, kernel, bandwidth, log_kernel_sq):
     powers = torch.stack([t**k for k in range(len(coefficients))], dim=1)  # (n, degree + 1)
     n, terms, width = powers.shape[0], powers.shape[1], weighted.shape[1]
     values = (powers[:, :, None] * weighted[:, None, :]).reshape(n, terms * width)
+    del powers, weighted, t
     from_left = _running_sums(values, box)
     from_right = _running_sums(values.flip(0), box[-1] - box.flip(0))  # the same, right to left
     del values
