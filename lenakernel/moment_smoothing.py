@@ -294,7 +294,7 @@ def _smooth_gaussian(xs, ys, xq, bandwidth):
     if boxes * order * width * 8 > MAX_MOMENT_BYTES:
         return None
     weighted = torch.cat([ys.double(), torch.ones_like(x64)[:, None]], dim=1)
-    divisors = torch.arange(1, order, dtype=torch.float64)
+    divisors = torch.arange(1, order, dtype=torch.float64, device=x64.device)
     # M[b, k] = sum_{i in b} [y_i, 1] exp(-t_i**2 / 2) t_i**k / k!, in chunks of 2**16 points.
     moments = x64.new_zeros((boxes, order * width))
     for begin in range(0, n, 2**16):
