@@ -329,7 +329,7 @@ class Run:
         self.notes.append(f"Causal fwd+bwd time / the same before the chunk-wise backward: {text}.")
 
     def nw(self) -> None:
-        """Nadaraya-Watson at a million points: exact (blocked) and random features."""
+        """Nadaraya-Watson at a million points: exact (all pairs, blocked) and random features."""
         lk, s = self.lk, self.size
         n, m, h, features = s["nw_n"], s["nw_m"], s["nw_bandwidth"], s["nw_features"]
         every = s["nw_exact_every"]
@@ -372,7 +372,7 @@ class Run:
                     note=f"on {queries} queries, in a fresh process")
         self.target("nw_rff_speedup",
                     f"`rff_nadaraya_watson` ({features} stratified features), m = {m:,}: "
-                    "speed-up over the exact smoother",
+                    "speed-up over the exact all-pairs smoother",
                     H.ratio(exact_item["seconds_full_m"], rff_item["seconds"]), ">=", 10,
                     note=f"exact timed on {queries} of the {m:,} queries, scaled by {m // queries}")
         self.target("nw_rff_rms", f"`rff_nadaraya_watson` ({features} stratified features): RMS difference "
