@@ -333,7 +333,8 @@ def linear_attention(q, k, v, *, feature_map="elu+1", causal=False, method="chun
         Leading (batch/head) dimensions broadcast.
     feature_map : {"elu+1", "relu", "taylor"} or callable, default "elu+1"
         A callable gets a torch tensor (..., d) and must return a tensor (..., D) with the
-        same leading dimensions. It is applied to queries and keys alike.
+        same leading dimensions. It is applied to queries and keys alike, and must map each
+        token on its own: the causal chunk-wise form applies it to a block of tokens at a time.
     causal : bool, default False
         Query i sees keys 1..i only (needs m == n).
     method : {"quadratic", "prefix_sum", "recurrent", "chunked"}, default "chunked"
@@ -342,7 +343,9 @@ def linear_attention(q, k, v, *, feature_map="elu+1", causal=False, method="chun
         ``"prefix_sum"`` stores every prefix state :math:`S_t` (O(n D d_v) memory);
         ``"recurrent"`` loops over tokens carrying :math:`(S_t, z_t)`, like an RNN;
         ``"chunked"`` runs the masked quadratic form inside chunks of ``chunk_size`` tokens
-        and carries the state between chunks (any n: the tail is zero-padded).
+        and carries the state between chunks (any n: the tail is zero-padded); without a
+        gradient it works through a block of chunks at a time, features included, so the
+        output is its only allocation of size n.
         Non-causal, ``"quadratic"`` forms the n x n matrix and every other value uses the
         reassociated product.
     chunk_size : int, default 64
