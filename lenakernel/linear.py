@@ -165,11 +165,12 @@ def _flat(x):
     return x.view(-1, *x.shape[-2:])
 
 
-def _chunk_products(fq, fk, v, chunk_size, carried=None):
+def _chunk_products(fq, fk, v, chunk_size, carried=None, carry=True):
     """Numerator and normaliser for one stretch of tokens, and the state (S, z) after it.
 
     ``carried`` is the state (S, z) of all earlier tokens, shapes (..., r, d_v) and (..., 1, r),
-    or None at the start. No gradient: the running sums are built in place.
+    or None at the start; with ``carry=False`` (the last stretch) the state after it is
+    not formed and None is returned in its place. No gradient: running sums in place.
     """
     m = fq.shape[-2]
     # Contiguous: a stretch of a longer sequence is strided across the batch, and each
@@ -180,6 +181,8 @@ def _chunk_products(fq, fk, v, chunk_size, carried=None):
     num = scores @ v_c
     den = scores.sum(-1, keepdim=True)
     del scores
+    if carried is None and not carry and fq_c.shape[-3] == 1:  # one chunk, all there is
+        return num.flatten(-3, -2)[..., :m, :], den.flatten(-3, -2)[..., :m, :], None
     # Each chunk's own state and normaliser ...
     kv = fk_c.mT @ v_c  # (..., chunks, r, d_v)
     z = fk_c.sum(-2, keepdim=True)  # (..., chunks, 1, r)
@@ -194,7 +197,7 @@ def _chunk_products(fq, fk, v, chunk_size, carried=None):
     for before, this in zip(kv_parts[:-1], kv_parts[1:]):
         this.add_(before)
     z = z.cumsum(-3)  # small: (..., chunks, 1, r)
-    carried = kv_parts[-1].clone(), z[..., -1, :, :].clone()
+    carried = (kv_parts[-1].clone(), z[..., -1, :, :].clone()) if carry else None
     if fq_c.shape[-3] > 1:
         # Chunk c reads running sum c - 1. On the flattened (batch x chunks) axis that is
         # entry j - 1 for entry j; the last running sum of each batch entry, read there by
@@ -220,12 +223,12 @@ def _chunked(fq, fk, v, chunk_size, offset=None):
         for start in range(0, n, block):
             part = slice(start, start + block)
             num[..., part, :], den[..., part, :], carried = _chunk_products(
-                fq[..., part, :], fk[..., part, :], v[..., part, :], chunk_size, carried)
+                fq[..., part, :], fk[..., part, :], v[..., part, :], chunk_size, carried, start + block < n)
         return num, den
     # For autograd: the whole sequence at once, nothing written in place that it records.
     # Padded keys get zero features (padding after phi), so they add nothing.
     fq_c, fk_c, v_c = (_pad_to_chunks(x, chunk_size) for x in (fq, fk, v))
-    scores = torch.matmul(fq_c, fk_c.mT).tril_()  # safe: a product does not save its output
+    scores = _scores(fq_c, fk_c).tril_()  # safe: a product does not save its output
     num = scores @ v_c
     den = scores.sum(-1, keepdim=True)
     if fq_c.shape[-3] > 1:
@@ -258,7 +261,8 @@ def _chunked_streamed(phi, q, k, v, chunk_size, eps):
         if out is None:
             _check_same_features(fq, fk)
             out = fq.new_empty(lead + (n, v.shape[-1]))
-        num, den, carried = _chunk_products(fq, fk, v[..., part, :].to(fq.dtype), chunk_size, carried)
+        num, den, carried = _chunk_products(fq, fk, v[..., part, :].to(fq.dtype), chunk_size, carried,
+                                            start + block < n)
         torch.div(num, den.add_(eps), out=out[..., part, :])
     return out
 
