@@ -260,6 +260,11 @@ def _chunked_streamed(phi, q, k, v, chunk_size, eps):
         fk = _apply_feature_map(phi, k[..., part, :], "k")
         if out is None:
             _check_same_features(fq, fk)
+            if torch.is_grad_enabled() and (fq.requires_grad or fk.requires_grad):
+                # A map with parameters that want a gradient: the whole sequence, for autograd.
+                fq, fk = _apply_feature_map(phi, q, "q"), _apply_feature_map(phi, k, "k")
+                num, den = _chunked(fq, fk, v.to(fq.dtype), chunk_size)
+                return num / (den + eps)
             out = fq.new_empty(lead + (n, v.shape[-1]))
         num, den, carried = _chunk_products(fq, fk, v[..., part, :].to(fq.dtype), chunk_size, carried,
                                             start + block < n)

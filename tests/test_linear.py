@@ -343,3 +343,18 @@ def test_blocks_reject_mismatched_feature_counts(small_blocks):
 
     with pytest.raises(ValueError, match="`feature_map`"):
         lk.linear_attention(q, k, v, feature_map=uneven, causal=True, chunk_size=4)
+
+
+@pytest.mark.parametrize("n", [3, 9, 30])
+def test_a_feature_map_with_parameters_gets_its_gradient(small_blocks, n):
+    # q, k, v need no gradient, the map's own weights do: the causal chunk-wise form
+    # must keep the whole computation differentiable for them.
+    q, k, v = _qkv(2, n, seed=n)
+    grads = []
+    for method in ("chunked", "quadratic"):
+        w = torch.linspace(-0.5, 0.5, 4 * 5, dtype=torch.float64).reshape(4, 5).requires_grad_()
+        out = lk.linear_attention(q, k, v, feature_map=lambda x: torch.exp(x @ w), causal=True,
+                                  method=method, chunk_size=4)
+        out.pow(2).sum().backward()
+        grads.append(w.grad)
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-10, atol=1e-12)
