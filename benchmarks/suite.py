@@ -276,7 +276,7 @@ class Run:
         a, b = (torch.randn(size, size, generator=generator).to(self.device) for _ in range(2))
         fq, fk = lk.elu_plus_one(q), lk.elu_plus_one(k)
         # The products on the blocks of chunks the call works on, each block contiguous.
-        block = lk.linear._block_tokens(heads, chunk)
+        block = lk.linear._block_tokens(heads, chunk, n, q.device)
         blocks = [[x[..., start:start + block, :].reshape(-1, chunk, d) for x in (fq, fk, v)]
                   for start in range(0, n, block)]
 

@@ -358,3 +358,10 @@ def test_a_feature_map_with_parameters_gets_its_gradient(small_blocks, n):
         out.pow(2).sum().backward()
         grads.append(w.grad)
     torch.testing.assert_close(grads[0], grads[1], rtol=1e-10, atol=1e-12)
+
+
+def test_block_sizes():
+    block = lk.linear._block_tokens
+    assert block(4, 64, 10_000, torch.device("cpu")) == 1024  # 4096 rows: 16 chunks of 64
+    assert block(4096, 64, 10_000, torch.device("cpu")) == 64  # at least one chunk
+    assert block(4, 64, 10_000, torch.device("cuda")) == 10_000  # a GPU: the whole sequence
