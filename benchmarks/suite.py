@@ -267,7 +267,7 @@ class Run:
         The call, a square matmul of the run's size, the form's four batched products
         alone and its elu+1 features alone are timed in turns: the matmul rate measured at
         the start of the run met another moment's load, and in the group above each call
-        follows a prefix-sum call that swept a GiB through the caches.
+        follows calls of the slow forms (a prefix sum that sweeps a GiB through memory).
         """
         lk = self.lk
         q, k, v = _qkv(n, d, heads, self.device)
