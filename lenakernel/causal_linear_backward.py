@@ -9,11 +9,13 @@ chunk-wise like the forward pass, in O(n) time and memory, keeping only q, k, v 
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from . import _validation as _v
 from ._backend import as_tensors
-from .feature_maps import _apply_feature_map
+from .feature_maps import _apply_feature_map, elu_plus_one
 
 __all__ = ["causal_linear_attention_backward"]
 
@@ -129,71 +131,143 @@ def _chunked_backward(a, b, v, out, grad_out, eps, chunk_size):
     return tuple(x.flatten(-3, -2)[..., :n, :] for x in (grad_a, grad_b, grad_v))
 
 
-def _streamed_backward(phi, q, k, v, out, grad_out, eps, chunk_size, block_chunks=None):
+def _elu_plus_one(x):
+    """elu+1 features, bit for bit as :func:`lenakernel.elu_plus_one` computes them, minus its checks."""
+    lowest = math.log(torch.finfo(x.dtype).tiny) + 0.01
+    return x.clamp(lowest, 0.0).exp_().add_(torch.relu(x))
+
+
+def _elu_plus_one_pullback(features, grad):
+    """dL/dx = dL/dphi * phi'(x) for elu+1, in place in ``grad``, from the features alone.
+
+    phi'(x) = 1 for x > 0, where phi(x) = 1 + x > 1, and exp(x) = phi(x) <= 1 for x <= 0:
+    so phi'(x) = min(phi(x), 1), one pass and no second autograd graph. (Autograd of
+    :func:`lenakernel.elu_plus_one` gives 0 below its clamp, x < log(tiny); this gives the
+    derivative exp(x), which is below the dtype's smallest normal number there.)
+    """
+    return grad.mul_(features.clamp_(max=1.0))
+
+
+class _Features:
+    """The feature map for the streamed backward: phi(x) per block, and dL/dphi -> dL/dx.
+
+    The built-in elu+1 map is pulled back analytically (:func:`_elu_plus_one_pullback`);
+    any other map by autograd through a recomputed graph of the block.
+    """
+
+    def __init__(self, phi):
+        self.phi = phi
+        self.analytic = phi is elu_plus_one
+
+    def __call__(self, x, name, pullback=False):
+        if self.analytic:
+            features = _elu_plus_one(x)
+            return (features, lambda grad: _elu_plus_one_pullback(features, grad)) if pullback else features
+        if pullback:
+            return _features_with_pullback(self.phi, x, name)
+        return _apply_feature_map(self.phi, x, name)
+
+
+def _padded(x, rows, fill=None):
+    """``x`` (N, m, c) zero-padded to ``rows`` rows, with a column of ``fill`` appended if given."""
+    if fill is None and x.shape[-2] == rows:
+        return x
+    m = x.shape[-2]
+    padded = x.new_zeros(x.shape[:-2] + (rows, x.shape[-1] + (fill is not None)))
+    if fill is None:
+        padded[..., :m, :] = x
+    else:
+        padded[..., :m, :-1] = x
+        padded[..., :m, -1] = fill
+    return padded
+
+
+def _streamed_backward(phi, q, k, v, out, den, grad_out, chunk_size, block_chunks=None):
     """The same gradients as :func:`_chunked_backward`, a block of chunks at a time.
 
-    Memory, not arithmetic: whole-sequence intermediates (features, C x C matrices, states)
-    would be several times the inputs; here they exist for one block of
-    ``block_chunks * chunk_size`` tokens (default: about 256, where the measured peak stops
-    falling and the time has not yet risen), and the features are recomputed per block. Two
-    sweeps: forwards, carrying the earlier blocks' state (S, z), everything but the terms
-    that need later tokens; then backwards, carrying the later blocks' sums (P, u), those
-    terms. Inputs share one leading shape; returns (dL/dq, dL/dk, dL/dv).
+    ``den`` is the forward's normaliser (eps included), kept from the forward pass. Two
+    sweeps over blocks of ``block_chunks * chunk_size`` tokens (default: about 512):
+    forwards, carrying the state of the earlier blocks, everything but the terms that need
+    later tokens, which the second sweep adds going backwards. Whole-sequence intermediates
+    would be several times the inputs; here they exist for one block. The values carry a
+    column of ones and the output gradient the column h, so each state product carries the
+    normaliser's term too. Inputs share one leading shape; returns (dL/dq, dL/dk, dL/dv).
     """
     if block_chunks is None:
-        block_chunks = max(1, 256 // chunk_size)
-    n, size = q.shape[-2], chunk_size * block_chunks
+        block_chunks = max(1, 512 // chunk_size)
+    lead, n, d, d_v = q.shape[:-2], q.shape[-2], q.shape[-1], v.shape[-1]
+    q, k, v, out, den, grad_out = (x.reshape(-1, n, x.shape[-1]) for x in (q, k, v, out, den, grad_out))
+    batch, size, chunk = q.shape[0], chunk_size * block_chunks, chunk_size
+    features = _Features(phi)
     grad_q, grad_k, grad_v = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
-    grad_b_within = []  # per block: dL/db from the block's own queries, finished in the second sweep
-    later_parts = []  # per block: sum_i a_i g_i^T and sum_i h_i a_i of each chunk, for the second sweep
-    state = z = None  # S and z of all earlier blocks
-    for start in range(0, n, size):
-        part = slice(start, min(start + size, n))
-        a, pull_q = _features_with_pullback(phi, q[..., part, :], "q")
-        b = _apply_feature_map(phi, k[..., part, :], "k")
-        a_c, b_c, v_c, out_c, grad_c = (_chunks(x, chunk_size) for x in (a, b, v[..., part, :],
-                                                                          out[..., part, :], grad_out[..., part, :]))
-        m = a.shape[-2]
-        weights = torch.matmul(a_c, b_c.mT).tril_()
-        kv, b_sum = b_c.mT @ v_c, b_c.sum(-2, keepdim=True)  # each chunk's own state and normaliser
-        state_in, z_in = _earlier_chunks(kv), _earlier_chunks(b_sum)
-        if state is not None:
-            state_in += state.unsqueeze(-3)
-            z_in += z.unsqueeze(-3)
-        state, z = state_in[..., -1, :, :] + kv[..., -1, :, :], z_in[..., -1, :, :] + b_sum[..., -1, :, :]
-        den = weights.sum(-1, keepdim=True) + eps
-        _add_product(den, a_c, z_in.mT)
-        pad = a_c.shape[-3] * chunk_size - m
-        if pad:  # padded tokens: see _chunked_backward
-            den[..., -1, chunk_size - pad:, :] = 1
-        g = grad_c / den
-        h = -(g * out_c).sum(-1, keepdim=True)
-        grad_weights = torch.matmul(g, v_c.mT).add_(h).tril_()
+    blocks = [(start, min(start + size, n)) for start in range(0, n, size)]
+    later_parts = []  # per block: a_c^T [g, h] of each chunk, for the second sweep
+    state = None  # sum_j b_j [v_j, 1]^T over all earlier blocks: (S, z) in one (r, d_v + 1)
+    for start, stop in blocks:
+        m = stop - start
+        rows = -(-m // chunk) * chunk
+        chunks = rows // chunk
+        a, pull_q = features(q[:, start:stop], "q", pullback=True)
+        r = a.shape[-1]
+        b = features(k[:, start:stop], "k")
+        if start == 0:  # dL/db within each block waits in grad_k for the second sweep (if it fits)
+            grad_b_all = grad_k if r == d else a.new_empty(batch, n, r)
+        # [g, h]: g = dL/dout / den and h = -g . out, the gradients reaching num and den.
+        gh = torch.zeros(batch, rows, d_v + 1, dtype=a.dtype, device=a.device) if rows > m else (
+            torch.empty(batch, rows, d_v + 1, dtype=a.dtype, device=a.device))
+        g = torch.div(grad_out[:, start:stop], den[:, start:stop], out=gh[:, :m, :d_v])
+        torch.sum(g * out[:, start:stop], -1, out=gh[:, :m, d_v]).neg_()
+        v1 = _padded(v[:, start:stop], rows, fill=1.0)
+        a_c, b_c = (_padded(x, rows).view(batch, chunks, chunk, r) for x in (a, b))
+        gh_c, v1_c = gh.view(batch, chunks, chunk, d_v + 1), v1.view(batch, chunks, chunk, d_v + 1)
+        weights = torch.matmul(a_c, b_c.mT).tril_()  # the forward's A inside each chunk
+        grad_weights = torch.matmul(gh_c, v1_c.mT).tril_()  # dL/dA_ij = g_i . v_j + h_i, j <= i
+        # dL/da: within the chunk, then the state of all earlier chunks and blocks.
         grad_a = torch.matmul(grad_weights, b_c)
-        _add_product(grad_a, g, state_in.mT)
-        _add_product(grad_a, h, z_in)
-        grad_q[..., part, :] = pull_q(grad_a.flatten(-3, -2)[..., :m, :])
+        kv = torch.matmul(b_c.mT, v1_c)  # each chunk's own (S, z): (batch, chunks, r, d_v + 1)
+        state_in = torch.empty_like(kv)
+        state_in[:, 0] = 0 if state is None else state
+        if chunks > 1:
+            torch.cumsum(kv[:, :-1], 1, out=state_in[:, 1:])
+            if state is not None:
+                state_in[:, 1:] += state.unsqueeze(1)
+        state = state_in[:, -1] + kv[:, -1]
+        del kv
+        _add_product(grad_a, gh_c, state_in.mT)
+        del state_in
         # The terms within the block now; those from later blocks in the second sweep.
-        grad_b_within.append(torch.matmul(grad_weights.mT, a_c))
-        grad_v[..., part, :] = torch.matmul(weights.mT, g).flatten(-3, -2)[..., :m, :]
-        later_parts.append((a_c.mT @ g, h.mT @ a_c))
-    later = later_h = None  # P and u of all later blocks
-    for start, grad_b, (ag, ha) in reversed(list(zip(range(0, n, size), grad_b_within, later_parts))):
-        part = slice(start, min(start + size, n))
-        b, pull_k = _features_with_pullback(phi, k[..., part, :], "k")
-        b_c, v_c = _chunks(b, chunk_size), _chunks(v[..., part, :], chunk_size)
-        later_in, later_h_in = _later_chunks(ag), _later_chunks(ha)
-        if later is not None:
-            later_in += later.unsqueeze(-3)
-            later_h_in += later_h.unsqueeze(-3)
-        later, later_h = later_in[..., 0, :, :] + ag[..., 0, :, :], later_h_in[..., 0, :, :] + ha[..., 0, :, :]
-        m = b.shape[-2]
-        _add_product(grad_b, v_c, later_in.mT)
-        grad_b += later_h_in
-        grad_k[..., part, :] = pull_k(grad_b.flatten(-3, -2)[..., :m, :])
-        extra_v = torch.matmul(b_c, later_in).flatten(-3, -2)[..., :m, :]
-        grad_v[..., part, :] += extra_v
-    return grad_q, grad_k, grad_v
+        grad_b_all[:, start:stop] = torch.matmul(grad_weights.mT, a_c).flatten(1, 2)[:, :m]
+        del grad_weights
+        grad_v[:, start:stop] = torch.matmul(weights.mT, gh_c[..., :d_v]).flatten(1, 2)[:, :m]
+        del weights
+        later_parts.append(torch.matmul(a_c.mT, gh_c))
+        del a_c, gh, gh_c, g
+        grad_q[:, start:stop] = pull_q(grad_a.flatten(1, 2)[:, :m])
+        del grad_a, a
+    later = None  # sum_i a_i [g_i, h_i]^T over all later blocks: (P, u) in one (r, d_v + 1)
+    for start, stop in reversed(blocks):
+        parts = later_parts.pop()
+        m = stop - start
+        rows = -(-m // chunk) * chunk
+        chunks = rows // chunk
+        b, pull_k = features(k[:, start:stop], "k", pullback=True)
+        r = b.shape[-1]
+        b_c = _padded(b, rows).view(batch, chunks, chunk, r)
+        v1_c = _padded(v[:, start:stop], rows, fill=1.0).view(batch, chunks, chunk, d_v + 1)
+        later_in = torch.empty_like(parts)
+        later_in[:, -1] = 0 if later is None else later
+        if chunks > 1:
+            later_in[:, :-1] = torch.cumsum(parts[:, 1:].flip(1), 1).flip(1)
+            if later is not None:
+                later_in[:, :-1] += later.unsqueeze(1)
+        later = later_in[:, 0] + parts[:, 0]
+        del parts
+        # dL/db_j += v_j . P + u and dL/dv_j += P^T b_j, P and u summed over later chunks.
+        grad_b = torch.matmul(v1_c, later_in.mT).flatten(1, 2)[:, :m]
+        grad_b += grad_b_all[:, start:stop]
+        grad_v[:, start:stop] += torch.matmul(b_c, later_in[..., :d_v]).flatten(1, 2)[:, :m]
+        grad_k[:, start:stop] = pull_k(grad_b)
+    return tuple(x.reshape(lead + x.shape[-2:]) for x in (grad_q, grad_k, grad_v))
 
 
 def causal_linear_attention_backward(phi_q, phi_k, v, grad_out, *, eps=1e-6, chunk_size=64):
@@ -272,7 +346,7 @@ def causal_linear_attention_backward(phi_q, phi_k, v, grad_out, *, eps=1e-6, chu
     dtype = _v.compute_dtype(a)
     a, b, v, grad_out = (x.to(dtype) for x in (a, b, v, grad_out))
     with torch.no_grad():
-        out = _causal_forward(a, b, v, eps, chunk_size)
+        out, _ = _causal_forward(a, b, v, eps, chunk_size)
         grads = _chunked_backward(a, b, v, out, grad_out, eps, chunk_size)
     return tuple(restore(x.to(tensors["phi_q"].dtype)) for x in grads)
 
@@ -280,11 +354,16 @@ def causal_linear_attention_backward(phi_q, phi_k, v, grad_out, *, eps=1e-6, chu
 # ------------------------------------------------------------------ autograd's view
 
 def _causal_forward(a, b, v, eps, chunk_size):
-    """The forward pass: lenakernel.linear's chunk-wise form, then the division."""
+    """The forward pass: lenakernel.linear's chunk-wise form, then the division.
+
+    Returns the output and its normaliser (eps included), which the backward pass reuses.
+    Runs without autograd (the division is in place).
+    """
     from .linear import _chunked  # the forward is linear.py's; imported here, as it imports us
 
     num, den = _chunked(a, b, v, chunk_size)
-    return num / (den + eps)
+    den = den + eps
+    return num.div_(den), den
 
 
 def _pull_back(phi, x, name, grad):
@@ -336,20 +415,21 @@ class _CausalLinearAttention(torch.autograd.Function):
             raise ValueError(
                 f"`feature_map` gave queries {a.shape[-1]} features but keys {b.shape[-1]}; they must agree."
             )
-        out = _causal_forward(a, b, v.to(a.dtype), eps, chunk_size)
-        ctx.save_for_backward(q, k, v, out)
+        out, den = _causal_forward(a, b, v.to(a.dtype), eps, chunk_size)
+        del a, b
+        ctx.save_for_backward(q, k, v, out, den)
         ctx.phi, ctx.chunk_size, ctx.eps = phi, chunk_size, eps
         return out
 
     @staticmethod
     def backward(ctx, grad_out):
-        q, k, v, out = ctx.saved_tensors
+        q, k, v, out, den = ctx.saved_tensors
         phi = ctx.phi
         v = v.to(out.dtype)
         same_shapes = q.shape[:-1] == k.shape[:-1] and q.shape[:-2] == v.shape[:-2] == grad_out.shape[:-2]
         if not torch.is_grad_enabled() and same_shapes and all(ctx.needs_input_grad[:3]):
             # The usual case: a block of chunks at a time, in little memory.
-            grad_q, grad_k, grad_v = _streamed_backward(phi, q, k, v, out, grad_out, ctx.eps, ctx.chunk_size)
+            grad_q, grad_k, grad_v = _streamed_backward(phi, q, k, v, out, den, grad_out, ctx.chunk_size)
             return grad_q, grad_k, grad_v, None, None, None
         # A second derivative, broadcast shapes or gradients for some inputs only: the whole
         # sequence at once, every step differentiable.

@@ -8,6 +8,7 @@ import torch
 import lenakernel as lk
 from lenakernel.causal_linear_backward import (
     _backward_reference,
+    _causal_forward,
     _streamed_backward,
     causal_linear_attention_backward,
 )
@@ -232,10 +233,12 @@ def test_feature_map_errors_still_name_the_argument():
 def test_streamed_blocks_equal_autograd_of_the_masked_form(n, fmap, block_chunks):
     """The backward that linear_attention runs, a block of chunks at a time, for several blocks."""
     q, k, v = _inputs(n, seed=n)
+    phi = _resolve_feature_map(fmap)
     plain = _plain(fmap)(q, k, v)
     grad_out = torch.randn(plain.shape, generator=torch.Generator().manual_seed(2), dtype=plain.dtype)
     expected = torch.autograd.grad(plain, (q, k, v), grad_out)
     with torch.no_grad():
-        mine = _streamed_backward(_resolve_feature_map(fmap), q, k, v, plain, grad_out, 1e-6, CHUNK, block_chunks)
+        out, den = _causal_forward(phi(q), phi(k), v, 1e-6, CHUNK)
+        mine = _streamed_backward(phi, q, k, v, out, den, grad_out, CHUNK, block_chunks)
     for x, y in zip(mine, expected):
         assert torch.allclose(x, y, rtol=1e-10, atol=1e-12)
