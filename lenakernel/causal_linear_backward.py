@@ -131,142 +131,149 @@ def _chunked_backward(a, b, v, out, grad_out, eps, chunk_size):
     return tuple(x.flatten(-3, -2)[..., :n, :] for x in (grad_a, grad_b, grad_v))
 
 
-def _elu_plus_one(x):
-    """elu+1 features, bit for bit as :func:`lenakernel.elu_plus_one` computes them, minus its checks."""
-    lowest = math.log(torch.finfo(x.dtype).tiny) + 0.01
-    return x.clamp(lowest, 0.0).exp_().add_(torch.relu(x))
+class _Scratch:
+    """Block-sized work buffers, allocated once and reused by every block.
 
-
-def _elu_plus_one_pullback(features, grad):
-    """dL/dx = dL/dphi * phi'(x) for elu+1, in place in ``grad``, from the features alone.
-
-    phi'(x) = 1 for x > 0, where phi(x) = 1 + x > 1, and exp(x) = phi(x) <= 1 for x <= 0:
-    so phi'(x) = min(phi(x), 1), one pass and no second autograd graph. (Autograd of
-    :func:`lenakernel.elu_plus_one` gives 0 below its clamp, x < log(tiny); this gives the
-    derivative exp(x), which is below the dtype's smallest normal number there.)
-    """
-    return grad.mul_(features.clamp_(max=1.0))
-
-
-class _Features:
-    """The feature map for the streamed backward: phi(x) per block, and dL/dphi -> dL/dx.
-
-    The built-in elu+1 map is pulled back analytically (:func:`_elu_plus_one_pullback`);
-    any other map by autograd through a recomputed graph of the block.
+    A fresh tensor per block would be new memory each time, touched page by page (and
+    interleaved with longer-lived tensors it fragments the heap); a buffer reused is neither.
+    ``get`` returns a contiguous view of the first elements, so a shorter last block fits too.
     """
 
-    def __init__(self, phi):
-        self.phi = phi
-        self.analytic = phi is elu_plus_one
+    def __init__(self, like):
+        self.like, self.buffers = like, {}
 
-    def __call__(self, x, name, pullback=False):
-        if self.analytic:
-            features = _elu_plus_one(x)
-            return (features, lambda grad: _elu_plus_one_pullback(features, grad)) if pullback else features
-        if pullback:
-            return _features_with_pullback(self.phi, x, name)
-        return _apply_feature_map(self.phi, x, name)
+    def get(self, name, *shape):
+        size = math.prod(shape)
+        buffer = self.buffers.get(name)
+        if buffer is None or buffer.numel() < size:
+            buffer = self.buffers[name] = self.like.new_empty(size)
+        return buffer[:size].view(shape)
 
 
-def _padded(x, rows, fill=None):
-    """``x`` (N, m, c) zero-padded to ``rows`` rows, with a column of ``fill`` appended if given."""
-    if fill is None and x.shape[-2] == rows:
-        return x
+def _block_features(phi, x, name, into, scratch, pullback=False):
+    """phi(x) for one block (N, m, d), written into ``into`` (N, rows, r), zero-padded.
+
+    Returns the features and the chain rule back through them, dL/dphi -> dL/dx: None for
+    the built-in elu+1 map, whose derivative is min(phi(x), 1) (1 for x > 0, where
+    phi(x) = 1 + x, and exp(x) = phi(x) for x <= 0), applied by the caller in one pass
+    without a second autograd graph; any other map is pulled back by autograd through a
+    graph of the block, recomputed here. (Below its clamp, x < log(tiny), autograd of
+    :func:`lenakernel.elu_plus_one` gives 0 and min(phi, 1) the dtype's smallest normal
+    number: the derivative exp(x) rounded up.)
+    """
     m = x.shape[-2]
-    padded = x.new_zeros(x.shape[:-2] + (rows, x.shape[-1] + (fill is not None)))
-    if fill is None:
-        padded[..., :m, :] = x
+    pull = None
+    if phi is elu_plus_one:  # exp(clamp(x, lowest, 0)) + relu(x), as elu_plus_one computes it
+        lowest = math.log(torch.finfo(x.dtype).tiny) + 0.01
+        part = into[:, :m]
+        torch.clamp(x, lowest, 0.0, out=part).exp_()
+        part += torch.clamp(x, min=0.0, out=scratch.get("spare", *x.shape))
+    elif pullback:
+        into[:, :m], pull = _features_with_pullback(phi, x, name)
     else:
-        padded[..., :m, :-1] = x
-        padded[..., :m, -1] = fill
-    return padded
+        into[:, :m] = _apply_feature_map(phi, x, name)
+    into[:, m:] = 0
+    return into, pull
 
 
 def _streamed_backward(phi, q, k, v, out, den, grad_out, chunk_size, block_chunks=None):
     """The same gradients as :func:`_chunked_backward`, a block of chunks at a time.
 
     ``den`` is the forward's normaliser (eps included), kept from the forward pass. Two
-    sweeps over blocks of ``block_chunks * chunk_size`` tokens (default: about 512):
+    sweeps over blocks of ``block_chunks * chunk_size`` tokens (default: 256 to 512):
     forwards, carrying the state of the earlier blocks, everything but the terms that need
     later tokens, which the second sweep adds going backwards. Whole-sequence intermediates
-    would be several times the inputs; here they exist for one block. The values carry a
-    column of ones and the output gradient the column h, so each state product carries the
-    normaliser's term too. Inputs share one leading shape; returns (dL/dq, dL/dk, dL/dv).
+    would be several times the inputs; here they exist for one block, in buffers reused by
+    every block. The values carry a column of ones and the output gradient the column h,
+    so each state product carries the normaliser's term too. Inputs share one leading
+    shape; returns (dL/dq, dL/dk, dL/dv).
     """
-    if block_chunks is None:
-        block_chunks = max(1, 512 // chunk_size)
+    if block_chunks is None:  # measured: 512 tokens is fastest; 256 below n = 2048 holds less memory
+        block_chunks = max(1, min(512, max(256, q.shape[-2] // 4)) // chunk_size)
     lead, n, d, d_v = q.shape[:-2], q.shape[-2], q.shape[-1], v.shape[-1]
     q, k, v, out, den, grad_out = (x.reshape(-1, n, x.shape[-1]) for x in (q, k, v, out, den, grad_out))
-    batch, size, chunk = q.shape[0], chunk_size * block_chunks, chunk_size
-    features = _Features(phi)
+    batch, size, chunk, e = q.shape[0], chunk_size * block_chunks, chunk_size, d_v + 1
+    scratch = _Scratch(out)
     grad_q, grad_k, grad_v = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
     blocks = [(start, min(start + size, n)) for start in range(0, n, size)]
-    later_parts = []  # per block: a_c^T [g, h] of each chunk, for the second sweep
+    r = None  # the number of features, known after the first block
+    later_parts = None  # (blocks, N, chunks, r, d_v + 1): a_c^T [g, h] of each chunk, for the second sweep
     state = None  # sum_j b_j [v_j, 1]^T over all earlier blocks: (S, z) in one (r, d_v + 1)
-    for start, stop in blocks:
+
+    def values_with_ones(start, stop, rows):
+        v1 = scratch.get("v1", batch, rows, e)
+        v1[:, :stop - start, :d_v] = v[:, start:stop]
+        v1[:, :, d_v] = 1
+        v1[:, stop - start:] = 0
+        return v1.view(batch, rows // chunk, chunk, e)
+
+    for index, (start, stop) in enumerate(blocks):
         m = stop - start
         rows = -(-m // chunk) * chunk
         chunks = rows // chunk
-        a, pull_q = features(q[:, start:stop], "q", pullback=True)
-        r = a.shape[-1]
-        b = features(k[:, start:stop], "k")
-        if start == 0:  # dL/db within each block waits in grad_k for the second sweep (if it fits)
-            grad_b_all = grad_k if r == d else a.new_empty(batch, n, r)
+        if r is None:
+            r = _apply_feature_map(phi, q[:1, :1], "q").shape[-1]
+            later_parts = out.new_empty(len(blocks), batch, block_chunks, r, e)
+            grad_b_all = grad_k if r == d else out.new_empty(batch, n, r)  # dL/db within blocks, for sweep 2
+            state = out.new_zeros(batch, r, e)
+        a, pull_q = _block_features(phi, q[:, start:stop], "q", scratch.get("a", batch, rows, r), scratch, True)
+        b, _ = _block_features(phi, k[:, start:stop], "k", scratch.get("b", batch, rows, r), scratch)
+        a_c, b_c = a.view(batch, chunks, chunk, r), b.view(batch, chunks, chunk, r)
         # [g, h]: g = dL/dout / den and h = -g . out, the gradients reaching num and den.
-        gh = torch.zeros(batch, rows, d_v + 1, dtype=a.dtype, device=a.device) if rows > m else (
-            torch.empty(batch, rows, d_v + 1, dtype=a.dtype, device=a.device))
+        gh = scratch.get("gh", batch, rows, e)
         g = torch.div(grad_out[:, start:stop], den[:, start:stop], out=gh[:, :m, :d_v])
-        torch.sum(g * out[:, start:stop], -1, out=gh[:, :m, d_v]).neg_()
-        v1 = _padded(v[:, start:stop], rows, fill=1.0)
-        a_c, b_c = (_padded(x, rows).view(batch, chunks, chunk, r) for x in (a, b))
-        gh_c, v1_c = gh.view(batch, chunks, chunk, d_v + 1), v1.view(batch, chunks, chunk, d_v + 1)
-        weights = torch.matmul(a_c, b_c.mT).tril_()  # the forward's A inside each chunk
-        grad_weights = torch.matmul(gh_c, v1_c.mT).tril_()  # dL/dA_ij = g_i . v_j + h_i, j <= i
-        # dL/da: within the chunk, then the state of all earlier chunks and blocks.
-        grad_a = torch.matmul(grad_weights, b_c)
-        kv = torch.matmul(b_c.mT, v1_c)  # each chunk's own (S, z): (batch, chunks, r, d_v + 1)
-        state_in = torch.empty_like(kv)
-        state_in[:, 0] = 0 if state is None else state
-        if chunks > 1:
-            torch.cumsum(kv[:, :-1], 1, out=state_in[:, 1:])
-            if state is not None:
-                state_in[:, 1:] += state.unsqueeze(1)
-        state = state_in[:, -1] + kv[:, -1]
-        del kv
+        product = torch.mul(g, out[:, start:stop], out=scratch.get("spare", batch, m, d_v))
+        torch.sum(product, -1, out=gh[:, :m, d_v]).neg_()
+        gh[:, m:] = 0
+        gh_c, v1_c = gh.view(batch, chunks, chunk, e), values_with_ones(start, stop, rows)
+        # Within each chunk: dL/dv from the forward's weights A, then A's gradient dA, and
+        # dL/db from dA (the terms from later blocks come in the second sweep).
+        weights = torch.matmul(a_c, b_c.mT, out=scratch.get("square", batch, chunks, chunk, chunk)).tril_()
+        within_v = torch.matmul(weights.mT, gh_c[..., :d_v], out=scratch.get("for_v", batch, chunks, chunk, d_v))
+        grad_v[:, start:stop] = within_v.flatten(1, 2)[:, :m]
+        grad_weights = torch.matmul(gh_c, v1_c.mT, out=weights).tril_()  # g_i . v_j + h_i for j <= i
+        grad_a = torch.matmul(grad_weights, b_c, out=scratch.get("grad_a", batch, chunks, chunk, r))
+        within = torch.matmul(grad_weights.mT, a_c, out=scratch.get("for_b", batch, chunks, chunk, r))
+        grad_b_all[:, start:stop] = within.flatten(1, 2)[:, :m]
+        # dL/da also reads the state of all earlier chunks and blocks.
+        kv = torch.matmul(b_c.mT, v1_c, out=scratch.get("for_b", batch, chunks, r, e))  # each chunk's (S, z)
+        state_in = scratch.get("state", batch, chunks, r, e)
+        state_in[:, 0] = state
+        for c in range(1, chunks):
+            torch.add(state_in[:, c - 1], kv[:, c - 1], out=state_in[:, c])
+        torch.add(state_in[:, -1], kv[:, -1], out=state)
         _add_product(grad_a, gh_c, state_in.mT)
-        del state_in
-        # The terms within the block now; those from later blocks in the second sweep.
-        grad_b_all[:, start:stop] = torch.matmul(grad_weights.mT, a_c).flatten(1, 2)[:, :m]
-        del grad_weights
-        grad_v[:, start:stop] = torch.matmul(weights.mT, gh_c[..., :d_v]).flatten(1, 2)[:, :m]
-        del weights
-        later_parts.append(torch.matmul(a_c.mT, gh_c))
-        del a_c, gh, gh_c, g
-        grad_q[:, start:stop] = pull_q(grad_a.flatten(1, 2)[:, :m])
-        del grad_a, a
-    later = None  # sum_i a_i [g_i, h_i]^T over all later blocks: (P, u) in one (r, d_v + 1)
-    for start, stop in reversed(blocks):
-        parts = later_parts.pop()
+        torch.matmul(a_c.mT, gh_c, out=later_parts[index].view(-1)[:batch * chunks * r * e].view(
+            batch, chunks, r, e))
+        grad_a = grad_a.flatten(1, 2)[:, :m]
+        if pull_q is None:  # elu+1: dL/dq = dL/da * min(a, 1)
+            torch.mul(grad_a, a[:, :m].clamp_(max=1.0), out=grad_q[:, start:stop])
+        else:
+            grad_q[:, start:stop] = pull_q(grad_a)
+    later = state.zero_()  # sum_i a_i [g_i, h_i]^T over all later blocks: (P, u) in one (r, d_v + 1)
+    for index in range(len(blocks) - 1, -1, -1):
+        start, stop = blocks[index]
         m = stop - start
         rows = -(-m // chunk) * chunk
         chunks = rows // chunk
-        b, pull_k = features(k[:, start:stop], "k", pullback=True)
-        r = b.shape[-1]
-        b_c = _padded(b, rows).view(batch, chunks, chunk, r)
-        v1_c = _padded(v[:, start:stop], rows, fill=1.0).view(batch, chunks, chunk, d_v + 1)
-        later_in = torch.empty_like(parts)
-        later_in[:, -1] = 0 if later is None else later
-        if chunks > 1:
-            later_in[:, :-1] = torch.cumsum(parts[:, 1:].flip(1), 1).flip(1)
-            if later is not None:
-                later_in[:, :-1] += later.unsqueeze(1)
-        later = later_in[:, 0] + parts[:, 0]
-        del parts
+        parts = later_parts[index].view(-1)[:batch * chunks * r * e].view(batch, chunks, r, e)
+        b, pull_k = _block_features(phi, k[:, start:stop], "k", scratch.get("b", batch, rows, r), scratch, True)
+        b_c, v1_c = b.view(batch, chunks, chunk, r), values_with_ones(start, stop, rows)
+        later_in = scratch.get("state", batch, chunks, r, e)
+        later_in[:, -1] = later
+        for c in range(chunks - 2, -1, -1):
+            torch.add(later_in[:, c + 1], parts[:, c + 1], out=later_in[:, c])
+        torch.add(later_in[:, 0], parts[:, 0], out=later)
         # dL/db_j += v_j . P + u and dL/dv_j += P^T b_j, P and u summed over later chunks.
-        grad_b = torch.matmul(v1_c, later_in.mT).flatten(1, 2)[:, :m]
+        grad_b = torch.matmul(v1_c, later_in.mT, out=scratch.get("for_b", batch, chunks, chunk, r))
+        grad_b = grad_b.flatten(1, 2)[:, :m]
         grad_b += grad_b_all[:, start:stop]
-        grad_v[:, start:stop] += torch.matmul(b_c, later_in[..., :d_v]).flatten(1, 2)[:, :m]
-        grad_k[:, start:stop] = pull_k(grad_b)
+        extra_v = torch.matmul(b_c, later_in[..., :d_v], out=scratch.get("for_v", batch, chunks, chunk, d_v))
+        grad_v[:, start:stop] += extra_v.flatten(1, 2)[:, :m]
+        if pull_k is None:  # elu+1: dL/dk = dL/db * min(b, 1)
+            torch.mul(grad_b, b[:, :m].clamp_(max=1.0), out=grad_k[:, start:stop])
+        else:
+            grad_k[:, start:stop] = pull_k(grad_b)
     return tuple(x.reshape(lead + x.shape[-2:]) for x in (grad_q, grad_k, grad_v))
 
 
