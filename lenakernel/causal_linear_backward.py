@@ -4,7 +4,7 @@ With a_i = phi(q_i), b_j = phi(k_j), out_i = sum_{j<=i} (a_i . b_j) v_j / den_i,
 gradient g_i = dL/dout_i / den_i and h_i = -g_i . out_i (the part that reaches den_i):
 dL/da_i = sum_{j<=i} (g_i . v_j + h_i) b_j runs forwards in time, dL/db_j = sum_{i>=j}
 (g_i . v_j + h_i) a_i and dL/dv_j = sum_{i>=j} (a_i . b_j) g_i run backwards; each is done
-chunk-wise like the forward pass, in O(n) time and memory, keeping only q, k, v and out.
+chunk-wise like the forward pass, in O(n) time and memory, keeping only q, k, v, out and den.
 """
 
 from __future__ import annotations
@@ -409,9 +409,10 @@ class _CausalLinearAttention(torch.autograd.Function):
     """Causal linear attention whose backward pass is chunk-wise too (see the module docstring).
 
     Autograd would record every chunk's intermediate tensors in the forward pass and replay
-    them one by one; this keeps only q, k, v and the output, and computes the three
-    gradients with :func:`_streamed_backward` (a block of chunks at a time), or with
-    :func:`_chunked_backward` when a second derivative is being built.
+    them one by one; this keeps only q, k, v, the output and its normaliser (n numbers per
+    sequence), and computes the three gradients with :func:`_streamed_backward` (a block
+    of chunks at a time), or with :func:`_chunked_backward` when a second derivative is
+    being built.
     """
 
     @staticmethod
