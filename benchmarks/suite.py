@@ -329,8 +329,7 @@ class Run:
         self.notes.append(f"Causal fwd+bwd time / the same before the chunk-wise backward: {text}.")
         # Peak memory in units of one input-sized tensor (B x H x n x d floats), which is what
         # bounds the memory ratio: fwd+bwd must hold the output, dL/dout and the three
-        # gradients at once (5 units) plus the per-chunk sums of the second sweep (1 unit)
-        # and one block's buffers; the forward alone holds about 6 to 7.
+        # gradients at once (5 units) and one block's buffers; the forward alone holds 6 to 7.
         units = []
         for n in ns:
             size = heads * n * d * 4
@@ -340,12 +339,12 @@ class Run:
         self.notes.append(
             "Causal fwd+bwd peak extra memory against the forward's alone, in units of one input-sized "
             f"tensor (B x H x n x d floats): {', '.join(units)}. Floor of fwd+bwd: the output, dL/dout and "
-            "the three gradients live together (5 units), plus the per-chunk sums a^T [g, h] kept for the "
-            "backward sweep (1 unit) and one block's work buffers (256-512 tokens). Below 32 MiB per tensor "
+            "the three gradients live together (5 units), plus one block's work buffers (256-512 tokens; about "
+            "10 blocks' worth of input-sized rows, so 2.5 units at n = 1024, under 1 from n = 8192). Below 32 MiB per tensor "
             "(n < 32768 here) glibc serves allocations from its heap (its mmap threshold rises to the size "
             "last freed), and freed-but-kept heap pages add to the resident peak: with "
-            "MALLOC_MMAP_THRESHOLD_=131072 the n = 8192 peak measured here fell from 9.8 to 6.9 units (forward "
-            "alone 6.0).")
+            "MALLOC_MMAP_THRESHOLD_=131072 (a fixed threshold) the fwd+bwd peak at n = 8192 measured 6.0 units against 8.9 "
+            "by default, the forward alone 6.0 either way.")
 
     def nw(self) -> None:
         """Nadaraya-Watson at a million points: exact (blocked) and random features."""

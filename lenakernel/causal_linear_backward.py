@@ -179,101 +179,90 @@ def _block_features(phi, x, name, into, scratch, pullback=False):
 def _streamed_backward(phi, q, k, v, out, den, grad_out, chunk_size, block_chunks=None):
     """The same gradients as :func:`_chunked_backward`, a block of chunks at a time.
 
-    ``den`` is the forward's normaliser (eps included), kept from the forward pass. Two
-    sweeps over blocks of ``block_chunks * chunk_size`` tokens (default: 256 to 512):
-    forwards, carrying the state of the earlier blocks, everything but the terms that need
-    later tokens, which the second sweep adds going backwards. Whole-sequence intermediates
-    would be several times the inputs; here they exist for one block, in buffers reused by
-    every block. The values carry a column of ones and the output gradient the column h,
-    so each state product carries the normaliser's term too. Inputs share one leading
-    shape; returns (dL/dq, dL/dk, dL/dv).
+    ``den`` is the forward's normaliser (eps included), kept from the forward pass.
+    Whole-sequence intermediates would be several times the inputs; here they exist for one
+    block of ``block_chunks * chunk_size`` tokens (default: 256 to 512), in buffers reused
+    by every block. A first, cheap pass sums a_i [g_i, h_i]^T over each block, so that one
+    sweep forwards in time then has both running sums at hand: the state of the earlier
+    blocks (for dL/da) and, summed backwards from those block totals, what the later
+    blocks read (for dL/db and dL/dv). The values carry a column of ones and the output
+    gradient the column h, so each state product carries the normaliser's term too.
+    Inputs share one leading shape; returns (dL/dq, dL/dk, dL/dv).
     """
     if block_chunks is None:  # measured: 512 tokens is fastest; 256 below n = 2048 holds less memory
         block_chunks = max(1, min(512, max(256, q.shape[-2] // 4)) // chunk_size)
-    lead, n, d, d_v = q.shape[:-2], q.shape[-2], q.shape[-1], v.shape[-1]
+    lead, n, d_v = q.shape[:-2], q.shape[-2], v.shape[-1]
     q, k, v, out, den, grad_out = (x.reshape(-1, n, x.shape[-1]) for x in (q, k, v, out, den, grad_out))
     batch, size, chunk, e = q.shape[0], chunk_size * block_chunks, chunk_size, d_v + 1
     scratch = _Scratch(out)
-    grad_q, grad_k, grad_v = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
+    r = _apply_feature_map(phi, q[:1, :1], "q").shape[-1]
     blocks = [(start, min(start + size, n)) for start in range(0, n, size)]
-    r = None  # the number of features, known after the first block
-    later_parts = None  # (blocks, N, chunks, r, d_v + 1): a_c^T [g, h] of each chunk, for the second sweep
-    state = None  # sum_j b_j [v_j, 1]^T over all earlier blocks: (S, z) in one (r, d_v + 1)
 
-    def values_with_ones(start, stop, rows):
-        v1 = scratch.get("v1", batch, rows, e)
-        v1[:, :stop - start, :d_v] = v[:, start:stop]
-        v1[:, :, d_v] = 1
-        v1[:, stop - start:] = 0
-        return v1.view(batch, rows // chunk, chunk, e)
-
-    for index, (start, stop) in enumerate(blocks):
+    def block(start, stop, rows, pullback=False):
+        """phi(q) and [g, h] of one block, zero-padded to ``rows`` tokens (and phi(q)'s pullback)."""
         m = stop - start
-        rows = -(-m // chunk) * chunk
-        chunks = rows // chunk
-        if r is None:
-            r = _apply_feature_map(phi, q[:1, :1], "q").shape[-1]
-            later_parts = out.new_empty(len(blocks), batch, block_chunks, r, e)
-            grad_b_all = grad_k if r == d else out.new_empty(batch, n, r)  # dL/db within blocks, for sweep 2
-            state = out.new_zeros(batch, r, e)
-        a, pull_q = _block_features(phi, q[:, start:stop], "q", scratch.get("a", batch, rows, r), scratch, True)
-        b, _ = _block_features(phi, k[:, start:stop], "k", scratch.get("b", batch, rows, r), scratch)
-        a_c, b_c = a.view(batch, chunks, chunk, r), b.view(batch, chunks, chunk, r)
+        a, pull_q = _block_features(phi, q[:, start:stop], "q", scratch.get("a", batch, rows, r), scratch, pullback)
         # [g, h]: g = dL/dout / den and h = -g . out, the gradients reaching num and den.
         gh = scratch.get("gh", batch, rows, e)
         g = torch.div(grad_out[:, start:stop], den[:, start:stop], out=gh[:, :m, :d_v])
         product = torch.mul(g, out[:, start:stop], out=scratch.get("spare", batch, m, d_v))
         torch.sum(product, -1, out=gh[:, :m, d_v]).neg_()
         gh[:, m:] = 0
-        gh_c, v1_c = gh.view(batch, chunks, chunk, e), values_with_ones(start, stop, rows)
-        # Within each chunk: dL/dv from the forward's weights A, then A's gradient dA, and
-        # dL/db from dA (the terms from later blocks come in the second sweep).
+        return a, pull_q, gh
+
+    # The first pass: sum_i a_i [g_i, h_i]^T over each block, then over all later blocks.
+    later = out.new_empty(len(blocks), batch, r, e)  # (P, u) that block B's keys and values meet after it
+    later[-1] = 0
+    for index in range(len(blocks) - 1, 0, -1):
+        start, stop = blocks[index]
+        a, _, gh = block(start, stop, stop - start)
+        torch.baddbmm(later[index], a.mT, gh, out=later[index - 1])
+
+    grad_q, grad_k, grad_v = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
+    state = out.new_zeros(batch, r, e)  # sum_j b_j [v_j, 1]^T over all earlier blocks: (S, z) in one
+    for index, (start, stop) in enumerate(blocks):
+        m = stop - start
+        rows = -(-m // chunk) * chunk
+        chunks = rows // chunk
+        a, pull_q, gh = block(start, stop, rows, pullback=True)
+        b, pull_k = _block_features(phi, k[:, start:stop], "k", scratch.get("b", batch, rows, r), scratch, True)
+        v1 = scratch.get("v1", batch, rows, e)
+        v1[:, :m, :d_v] = v[:, start:stop]
+        v1[:, :, d_v] = 1
+        v1[:, m:] = 0
+        a_c, b_c = a.view(batch, chunks, chunk, r), b.view(batch, chunks, chunk, r)
+        gh_c, v1_c = gh.view(batch, chunks, chunk, e), v1.view(batch, chunks, chunk, e)
+        # Within each chunk: dL/dv from the forward's weights A, then A's gradient dA and
+        # from it dL/da and dL/db.
         weights = torch.matmul(a_c, b_c.mT, out=scratch.get("square", batch, chunks, chunk, chunk)).tril_()
-        within_v = torch.matmul(weights.mT, gh_c[..., :d_v], out=scratch.get("for_v", batch, chunks, chunk, d_v))
-        grad_v[:, start:stop] = within_v.flatten(1, 2)[:, :m]
+        grad_v_c = torch.matmul(weights.mT, gh_c[..., :d_v], out=scratch.get("grad_v", batch, chunks, chunk, d_v))
         grad_weights = torch.matmul(gh_c, v1_c.mT, out=weights).tril_()  # g_i . v_j + h_i for j <= i
         grad_a = torch.matmul(grad_weights, b_c, out=scratch.get("grad_a", batch, chunks, chunk, r))
-        within = torch.matmul(grad_weights.mT, a_c, out=scratch.get("for_b", batch, chunks, chunk, r))
-        grad_b_all[:, start:stop] = within.flatten(1, 2)[:, :m]
-        # dL/da also reads the state of all earlier chunks and blocks.
-        kv = torch.matmul(b_c.mT, v1_c, out=scratch.get("for_b", batch, chunks, r, e))  # each chunk's (S, z)
-        state_in = scratch.get("state", batch, chunks, r, e)
+        grad_b = torch.matmul(grad_weights.mT, a_c, out=scratch.get("grad_b", batch, chunks, chunk, r))
+        # Queries also read the state (S, z) of all earlier chunks ...
+        kv = torch.matmul(b_c.mT, v1_c, out=scratch.get("sums", batch, chunks, r, e))  # each chunk's own
+        state_in = scratch.get("running", batch, chunks, r, e)
         state_in[:, 0] = state
         for c in range(1, chunks):
             torch.add(state_in[:, c - 1], kv[:, c - 1], out=state_in[:, c])
         torch.add(state_in[:, -1], kv[:, -1], out=state)
         _add_product(grad_a, gh_c, state_in.mT)
-        torch.matmul(a_c.mT, gh_c, out=later_parts[index].view(-1)[:batch * chunks * r * e].view(
-            batch, chunks, r, e))
-        grad_a = grad_a.flatten(1, 2)[:, :m]
-        if pull_q is None:  # elu+1: dL/dq = dL/da * min(a, 1)
-            torch.mul(grad_a, a[:, :m].clamp_(max=1.0), out=grad_q[:, start:stop])
-        else:
-            grad_q[:, start:stop] = pull_q(grad_a)
-    later = state.zero_()  # sum_i a_i [g_i, h_i]^T over all later blocks: (P, u) in one (r, d_v + 1)
-    for index in range(len(blocks) - 1, -1, -1):
-        start, stop = blocks[index]
-        m = stop - start
-        rows = -(-m // chunk) * chunk
-        chunks = rows // chunk
-        parts = later_parts[index].view(-1)[:batch * chunks * r * e].view(batch, chunks, r, e)
-        b, pull_k = _block_features(phi, k[:, start:stop], "k", scratch.get("b", batch, rows, r), scratch, True)
-        b_c, v1_c = b.view(batch, chunks, chunk, r), values_with_ones(start, stop, rows)
-        later_in = scratch.get("state", batch, chunks, r, e)
-        later_in[:, -1] = later
+        # ... and keys and values were read by the queries of all later chunks: (P, u).
+        ag = torch.matmul(a_c.mT, gh_c, out=kv)  # each chunk's own sum_i a_i [g_i, h_i]^T
+        later_in = state_in
+        later_in[:, -1] = later[index]
         for c in range(chunks - 2, -1, -1):
-            torch.add(later_in[:, c + 1], parts[:, c + 1], out=later_in[:, c])
-        torch.add(later_in[:, 0], parts[:, 0], out=later)
-        # dL/db_j += v_j . P + u and dL/dv_j += P^T b_j, P and u summed over later chunks.
-        grad_b = torch.matmul(v1_c, later_in.mT, out=scratch.get("for_b", batch, chunks, chunk, r))
-        grad_b = grad_b.flatten(1, 2)[:, :m]
-        grad_b += grad_b_all[:, start:stop]
-        extra_v = torch.matmul(b_c, later_in[..., :d_v], out=scratch.get("for_v", batch, chunks, chunk, d_v))
-        grad_v[:, start:stop] += extra_v.flatten(1, 2)[:, :m]
-        if pull_k is None:  # elu+1: dL/dk = dL/db * min(b, 1)
-            torch.mul(grad_b, b[:, :m].clamp_(max=1.0), out=grad_k[:, start:stop])
-        else:
-            grad_k[:, start:stop] = pull_k(grad_b)
+            torch.add(later_in[:, c + 1], ag[:, c + 1], out=later_in[:, c])
+        _add_product(grad_b, v1_c, later_in.mT)  # dL/db_j += P v_j + u
+        _add_product(grad_v_c, b_c, later_in[..., :d_v])  # dL/dv_j += P^T b_j
+        grad_v[:, start:stop] = grad_v_c.flatten(1, 2)[:, :m]
+        # Back through the feature map: for elu+1, dL/dx = dL/dphi * min(phi, 1).
+        for grad, features, pull, result in ((grad_a, a, pull_q, grad_q), (grad_b, b, pull_k, grad_k)):
+            grad = grad.flatten(1, 2)[:, :m]
+            if pull is None:
+                torch.mul(grad, features[:, :m].clamp_(max=1.0), out=result[:, start:stop])
+            else:
+                result[:, start:stop] = pull(grad)
     return tuple(x.reshape(lead + x.shape[-2:]) for x in (grad_q, grad_k, grad_v))
 
 
