@@ -338,13 +338,13 @@ class Run:
                 units.append(f"n = {n}: {both / size:.3g} vs {alone / size:.3g}")
         self.notes.append(
             "Causal fwd+bwd peak extra memory against the forward's alone, in units of one input-sized "
-            f"tensor (B x H x n x d floats): {', '.join(units)}. Floor of fwd+bwd: the output, dL/dout and "
-            "the three gradients live together (5 units), plus one block's work buffers (256-512 tokens; about "
-            "10 blocks' worth of input-sized rows, so 2.5 units at n = 1024, under 1 from n = 8192). Below 32 MiB per tensor "
-            "(n < 32768 here) glibc serves allocations from its heap (its mmap threshold rises to the size "
-            "last freed), and freed-but-kept heap pages add to the resident peak: with "
-            "MALLOC_MMAP_THRESHOLD_=131072 (a fixed threshold) the fwd+bwd peak at n = 8192 measured 6.0 units against 8.9 "
-            "by default, the forward alone 6.0 either way.")
+            f"tensor (B x H x n x d floats): {', '.join(units)}. Floor of fwd+bwd: the output, dL/dout "
+            "and the three gradients live together (5 units), plus one block's work buffers (256-512 "
+            "tokens, about ten input-sized rows each: 2.5 units at n = 1024, under 1 from n = 8192). "
+            "Below 32 MiB per tensor (n < 32768 here) glibc serves allocations from its heap (its mmap "
+            "threshold rises to the size last freed), and freed-but-kept heap pages add to the resident "
+            "peak: with MALLOC_MMAP_THRESHOLD_=131072 (a fixed threshold) the fwd+bwd peak at n = 8192 "
+            "measured 6.0 units against 8.9 by default, the forward alone 6.0 either way.")
 
     def nw(self) -> None:
         """Nadaraya-Watson at a million points: exact (blocked) and random features."""
