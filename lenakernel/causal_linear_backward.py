@@ -167,7 +167,7 @@ def _block_features(phi, x, name, into, scratch, pullback=False):
         lowest = math.log(torch.finfo(x.dtype).tiny) + 0.01
         part = into[:, :m]
         torch.clamp(x, lowest, 0.0, out=part).exp_()
-        part += torch.clamp(x, min=0.0, out=scratch.get("spare", *x.shape))
+        part += torch.clamp(x, min=0.0, out=scratch.get("grad_a", *x.shape))
     elif pullback:
         into[:, :m], pull = _features_with_pullback(phi, x, name)
     else:
@@ -205,7 +205,7 @@ def _streamed_backward(phi, q, k, v, out, den, grad_out, chunk_size, block_chunk
         # [g, h]: g = dL/dout / den and h = -g . out, the gradients reaching num and den.
         gh = scratch.get("gh", batch, rows, e)
         g = torch.div(grad_out[:, start:stop], den[:, start:stop], out=gh[:, :m, :d_v])
-        product = torch.mul(g, out[:, start:stop], out=scratch.get("spare", batch, m, d_v))
+        product = torch.mul(g, out[:, start:stop], out=scratch.get("grad_a", batch, m, d_v))
         torch.sum(product, -1, out=gh[:, :m, d_v]).neg_()
         gh[:, m:] = 0
         return a, pull_q, gh
