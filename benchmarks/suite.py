@@ -337,22 +337,24 @@ class Run:
             "but its autograd passes over n x d tensors (and their memory) are not.")
         # Peak memory in units of one input-sized tensor (B x H x n x d floats), which is what
         # bounds the memory ratio: fwd+bwd must hold the output, dL/dout and the three
-        # gradients at once (5 units) and one block's buffers; the forward alone holds 6 to 7.
+        # gradients at once (5 units), the forward alone its output (1 unit).
         units = []
         for n in ns:
             size = heads * n * d * 4
             both, alone = mine[n]["peak_bytes"], self.find("training/causal forward only", n=n)["peak_bytes"]
             if both and alone:
-                units.append(f"n = {n}: {both / size:.3g} vs {alone / size:.3g}")
+                units.append(f"n = {n}: {both / size:.3g} vs {alone / size:.3g} "
+                             f"(beyond what each must hold: {both / size - 5:.3g} vs {alone / size - 1:.3g})")
         self.notes.append(
             "Causal fwd+bwd peak extra memory against the forward's alone, in units of one input-sized "
-            f"tensor (B x H x n x d floats): {', '.join(units)}. Floor of fwd+bwd: the output, dL/dout "
-            "and the three gradients live together (5 units), plus one block's work buffers (256-512 "
-            "tokens, about ten input-sized rows each: 2.5 units at n = 1024, under 1 from n = 8192). "
-            "Below 32 MiB per tensor (n < 32768 here) glibc serves allocations from its heap (its mmap "
-            "threshold rises to the size last freed), and freed-but-kept heap pages add to the resident "
-            "peak: with MALLOC_MMAP_THRESHOLD_=131072 (a fixed threshold) the fwd+bwd peak at n = 8192 "
-            "measured 6.0 units against 8.9 by default, the forward alone 6.0 either way.")
+            f"tensor (B x H x n x d floats): {', '.join(units)}. What each must hold: fwd+bwd the output, "
+            "dL/dout and the three gradients at once (5 units), the forward its output (1 unit); so the "
+            "ratio of peaks cannot fall below 5 / (the forward's peak in units). Beyond that, the backward "
+            "holds one block's work buffers (256-512 tokens, about ten input-sized rows each: 2.5 units at "
+            "n = 1024, under 1 from n = 8192). Below 32 MiB per tensor (n < 32768 here) glibc serves "
+            "allocations from its heap (its mmap threshold rises to the size last freed), and "
+            "freed-but-kept heap pages add to the resident peak: with MALLOC_MMAP_THRESHOLD_=131072 (a "
+            "fixed threshold) the fwd+bwd peak at n = 8192 measured 6.0 units against 8.9 by default.")
 
     def nw(self) -> None:
         """Nadaraya-Watson at a million points: exact (blocked) and random features."""
