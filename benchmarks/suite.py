@@ -252,19 +252,72 @@ class Run:
                     H.ratio(self.seconds("causal/recurrent", n=n), chunked["seconds"]), ">=", 10)
         self.target("chunked_vs_prefix_sum", f"causal, n = {n}: chunk-wise speed-up over the prefix sum",
                     H.ratio(self.seconds("causal/prefix_sum", n=n), chunked["seconds"]), ">=", 3)
-        ops = heads * models.chunked_causal_ops(n, d, d, 64)
-        rate = ops / chunked["seconds"] / 1e9
-        chunked["gflops"] = rate
-        self.target("chunked_matmul_fraction",
-                    f"causal chunk-wise, n = {n}: achieved rate / the machine's matmul rate",
-                    H.ratio(rate, self.matmul["gflops"]), ">=", 1 / 3,
-                    unit="", note=f"{rate:.1f} GFLOP/s by F = 2nHC(d+d_v) + 4nHdd_v")
+        chunked["gflops"] = heads * models.chunked_causal_ops(n, d, d, 64) / chunked["seconds"] / 1e9
+        self._chunked_rate(n, d, heads)
         fit = [(m["params"]["n"], m["peak_bytes"]) for m in self.measurements
                if m["name"] == "causal/chunked" and m["params"]["n"] >= s["memory_fit_from"] and m["peak_bytes"]]
         slope = H.loglog_slope(*zip(*fit)) if len(fit) >= 2 else None
         span = f"n = {fit[0][0]}…{fit[-1][0]}" if fit else "no points"
         self.target("chunked_memory_slope", f"causal chunk-wise: log-log slope of peak extra memory in n ({span})",
                     slope, "<=", 1.1, unit="")
+
+    def _chunked_rate(self, n: int, d: int, heads: int, chunk: int = 64) -> None:
+        """The chunk-wise rate as a fraction of the matmul rate, and what bounds it.
+
+        The call, a square matmul of the run's size, the form's four batched products
+        alone and its elu+1 features alone are timed in turns: the matmul rate measured at
+        the start of the run met another moment's load, and in the group above each call
+        follows calls of the slow forms (a prefix sum that sweeps a GiB through memory).
+        """
+        lk = self.lk
+        q, k, v = _qkv(n, d, heads, self.device)
+        size = self.matmul["size"]
+        generator = torch.Generator().manual_seed(1)
+        a, b = (torch.randn(size, size, generator=generator).to(self.device) for _ in range(2))
+        fq, fk = lk.elu_plus_one(q), lk.elu_plus_one(k)
+        # The products on the blocks of chunks the call works on, each block contiguous.
+        block = lk.linear._block_tokens(heads, chunk, n, q.device)
+        blocks = [[x[..., start:start + block, :].reshape(-1, chunk, d) for x in (fq, fk, v)]
+                  for start in range(0, n, block)]
+
+        def products():  # C x C scores, scores @ V, each chunk's state, the state's readout
+            for fq_c, fk_c, v_c in blocks:
+                torch.bmm(torch.bmm(fq_c, fk_c.mT), v_c)
+                torch.bmm(fq_c, torch.bmm(fk_c.mT, v_c))
+
+        fns = {"call": lambda: lk.linear_attention(q, k, v, causal=True), "matmul": lambda: a @ b,
+               "products": products, "features": lambda: (lk.elu_plus_one(q), lk.elu_plus_one(k))}
+        samples = H.time_interleaved(fns, repeats=3 if self.quick else 9, warmup=1, device=self.device)
+        params = {"n": n, "d": d, "heads": heads}
+        ops = heads * models.chunked_causal_ops(n, d, d, chunk)
+        call = self.record("causal/chunked, in turns with the matmul", params, samples["call"])
+        call["gflops"] = ops / call["seconds"] / 1e9
+        matmul = self.record(f"causal/matmul {size}x{size}, in turns", {"size": size}, samples["matmul"])
+        matmul["gflops"] = 2 * size**3 / matmul["seconds"] / 1e9
+        alone = self.record("causal/chunked's products alone", params, samples["products"])
+        alone["gflops"] = ops / alone["seconds"] / 1e9
+        features = self.record("causal/elu+1 of q and k alone", params, samples["features"])
+        self.target("chunked_matmul_fraction",
+                    f"causal chunk-wise, n = {n}: achieved rate / the machine's matmul rate, timed in turns",
+                    H.ratio(call["gflops"], matmul["gflops"]), ">=", 1 / 3, unit="",
+                    note=f"{call['gflops']:.1f} against {matmul['gflops']:.1f} GFLOP/s; "
+                         f"F = 2nHC(d+d_v) + 4nHdd_v, C = {chunk}")
+        self.notes.append(
+            f"What bounds the causal chunk-wise rate (n = {n}, C = {chunk}, timed in turns): the call runs at "
+            f"{call['gflops']:.1f} GFLOP/s by F, {H.ratio(call['gflops'], matmul['gflops']):.2f} of a "
+            f"{size}x{size} matmul's {matmul['gflops']:.1f} GFLOP/s. Its four batched products alone "
+            f"((C x d)(d x C), (C x C)(C x d_v), (d x C)(C x d_v), (C x d)(d x d_v) per chunk) take "
+            f"{H.format_seconds(alone['seconds'])}, {alone['gflops']:.1f} GFLOP/s "
+            f"({H.ratio(alone['gflops'], matmul['gflops']):.2f} of the matmul rate: small products), "
+            f"{H.ratio(alone['seconds'], call['seconds']):.0%} of the call; the elu+1 features of q and k "
+            f"alone take {H.format_seconds(features['seconds'])} "
+            f"({H.ratio(features['seconds'], call['seconds']):.0%}; each feature, an exp, takes the time "
+            f"of {features['seconds'] * matmul['gflops'] * 1e9 / (2 * heads * n * d):.0f} matmul flops), "
+            f"and the rest (mask, sums, running state, division, dispatch) "
+            f"{H.ratio(call['seconds'] - alone['seconds'] - features['seconds'], call['seconds']):.0%}. "
+            f"The call works a block of chunks at a time (features included), so its products run "
+            f"on data in cache."
+        )
 
     def training(self) -> None:
         """Forward + backward (loss = sum of squares): causal against a peer, non-causal, forward alone."""
@@ -299,7 +352,7 @@ class Run:
                 "training/causal before (autograd)": (params, training_step(before)),
                 "training/causal forward only": (params, lambda: lk.linear_attention(
                     q.detach(), k.detach(), v.detach(), causal=True)),
-            }, lo=3, hi=15)
+            }, lo=7 if n <= 4096 else 3, hi=15)  # short calls: more repeats, a steadier median
         ns = s["training_ns"]
         mine = {n: self.find("training/causal lk.linear_attention", n=n) for n in ns}
 
@@ -327,9 +380,37 @@ class Run:
                     slope, "<=", 1.1, unit="")
         value, text = worst("training/causal before (autograd)")
         self.notes.append(f"Causal fwd+bwd time / the same before the chunk-wise backward: {text}.")
+        self.notes.append(
+            "What bounds causal / non-causal fwd+bwd: in units of 2 B H n d d_v flops of matrix products "
+            "(d = d_v = r = C = 64 here), the causal form does 4 forwards (within-chunk weights and their "
+            "product with V, chunk states, their read-out) and 11 backwards (within chunks: A, A^T g, dA, dA b, "
+            "dA^T a; across chunks: the states, g S^T, a^T [g, h] per chunk and once more per block for the "
+            "block totals, P v, P^T b), 15 in all; the non-causal form 2 + 4 = 6. At equal rates causal "
+            "would take 2.5x as long; it comes out near 1x because the non-causal form's products are few "
+            "but its autograd passes over n x d tensors (and their memory) are not.")
+        # Peak memory in units of one input-sized tensor (B x H x n x d floats), which is what
+        # bounds the memory ratio: fwd+bwd must hold the output, dL/dout and the three
+        # gradients at once (5 units), the forward alone its output (1 unit).
+        units = []
+        for n in ns:
+            size = heads * n * d * 4
+            both, alone = mine[n]["peak_bytes"], self.find("training/causal forward only", n=n)["peak_bytes"]
+            if both and alone:
+                units.append(f"n = {n}: {both / size:.3g} vs {alone / size:.3g} "
+                             f"(beyond what each must hold: {both / size - 5:.3g} vs {alone / size - 1:.3g})")
+        self.notes.append(
+            "Causal fwd+bwd peak extra memory against the forward's alone, in units of one input-sized "
+            f"tensor (B x H x n x d floats): {', '.join(units)}. What each must hold: fwd+bwd the output, "
+            "dL/dout and the three gradients at once (5 units), the forward its output (1 unit); so the "
+            "ratio of peaks cannot fall below 5 / (the forward's peak in units). Beyond that, the backward "
+            "holds one block's work buffers (256-512 tokens, about ten input-sized rows each: 2.5 units at "
+            "n = 1024, under 1 from n = 8192). Below 32 MiB per tensor (n < 32768 here) glibc serves "
+            "allocations from its heap (its mmap threshold rises to the size last freed), and "
+            "freed-but-kept heap pages add to the resident peak: with MALLOC_MMAP_THRESHOLD_=131072 (a "
+            "fixed threshold) the fwd+bwd peak at n = 8192 measured 6.0 units against 8.9 by default.")
 
     def nw(self) -> None:
-        """Nadaraya-Watson at a million points: exact (blocked) and random features."""
+        """Nadaraya-Watson at a million points: exact (all pairs, blocked) and random features."""
         lk, s = self.lk, self.size
         n, m, h, features = s["nw_n"], s["nw_m"], s["nw_bandwidth"], s["nw_features"]
         every = s["nw_exact_every"]
@@ -372,7 +453,7 @@ class Run:
                     note=f"on {queries} queries, in a fresh process")
         self.target("nw_rff_speedup",
                     f"`rff_nadaraya_watson` ({features} stratified features), m = {m:,}: "
-                    "speed-up over the exact smoother",
+                    "speed-up over the exact all-pairs smoother",
                     H.ratio(exact_item["seconds_full_m"], rff_item["seconds"]), ">=", 10,
                     note=f"exact timed on {queries} of the {m:,} queries, scaled by {m // queries}")
         self.target("nw_rff_rms", f"`rff_nadaraya_watson` ({features} stratified features): RMS difference "
@@ -453,15 +534,15 @@ class Run:
                     "<=", 1.3, note=f"{step['seconds'] / tokens * 1e6:.0f} µs per token")
 
     def _nw_windows(self) -> None:
-        """Exact 1-D N-W, as `nadaraya_watson` dispatches it (sorted windows when they pay), against all pairs."""
+        """Exact 1-D N-W at n = 10**6, m = 10**4, as `nadaraya_watson` dispatches it, against all pairs."""
         from lenakernel import smoothing
         from lenakernel.kernels import KERNELS
         from lenakernel.sorted_window import window_radius
 
         lk, s = self.lk, self.size
-        n, m, h0, every = s["nw_n"], s["nw_m"], s["nw_bandwidth"], s["nw_exact_every"]
+        n, m, h0 = s["nw_n"], s["nw_m"], s["nw_bandwidth"]
         x, y, x_query = nw_fresh.problem(n, m)
-        sub, xs = x_query[::every], torch.from_numpy(np.sort(x))
+        xs = torch.from_numpy(np.sort(x))
         # The suite's bandwidth (1/20 of the data's range) for a compact kernel and the
         # Gaussian, and the Gaussian at 1/200 of the range (as in scripts/nw_at_scale.py).
         for kernel, h in (("epanechnikov", h0), ("gaussian", h0), ("gaussian", h0 / 10)):
@@ -470,26 +551,27 @@ class Run:
             radius, _ = window_radius(xs, points, kernel, torch.tensor(h, dtype=torch.float64))
             visited = float((torch.searchsorted(xs, points + radius, right=True)
                              - torch.searchsorted(xs, points - radius)).double().mean() / n)
-            windows = smoothing._sorted_windows_pay(
-                torch.from_numpy(x), points, KERNELS[kernel].log_of_squared, False, False, h)
-            params = {"n": n, "m": len(sub), "bandwidth": h, "kernel": kernel}
+            log_kernel = KERNELS[kernel].log_of_squared
+            moments = smoothing._moments_pay(torch.from_numpy(x), points, log_kernel, False, False, h, False)
+            windows = smoothing._sorted_windows_pay(torch.from_numpy(x), points, log_kernel, False, False, h)
+            how = "box moments" if moments else "sorted windows" if windows else "all pairs"
+            params = {"n": n, "m": m, "bandwidth": h, "kernel": kernel}
             item = self.bench_group({f"nw/nadaraya_watson, {label}": (
-                params, lambda: lk.nadaraya_watson(x, y, sub, kernel=kernel, bandwidth=h))},
+                params, lambda: lk.nadaraya_watson(x, y, x_query, kernel=kernel, bandwidth=h))},
                 lo=3, hi=5)[f"nw/nadaraya_watson, {label}"]
-            item["seconds_full_m"] = item["seconds"] * m / len(sub)
+            item["seconds_full_m"] = item["seconds"]  # all m queries are timed now
             item["fraction_of_pairs_in_windows"] = visited
-            item["sorted_windows"] = windows
-            how = "sorted windows" if windows else "all pairs (windows too wide to pay)"
+            item["path"] = how
             self.target(f"nw_1d_{kernel}_{h:g}", f"exact `nadaraya_watson` ({label}), n = {n:,}, m = {m:,}: time",
-                        item["seconds_full_m"], "<", 2, unit="s",
-                        note=f"{how}; timed on {len(sub)} queries, scaled by {every}; a query's window holds "
-                             f"{visited:.3g} of the points on average (data on [0, 1])")
+                        item["seconds"], "<", 2, unit="s",
+                        note=f"{how}, all {m:,} queries; a query's window holds {visited:.3g} of the points "
+                             "on average (data on [0, 1])")
             self.target(f"nw_1d_{kernel}_{h:g}_memory", f"exact `nadaraya_watson` ({label}), n = {n:,}: "
                         "peak extra memory", item["peak_bytes"], "<", 2**30, unit="bytes")
-            # Against the all-pairs blocked form, on a third of those queries (>= 64, so it dispatches), in turns.
-            few = sub[::3]
+            # Against the all-pairs blocked form on fewer queries (>= 64, so it dispatches), in turns.
+            few = x_query[::max(1, m // 84)]
 
-            def all_pairs():  # the same public call with the sorted windows switched off
+            def all_pairs():  # the same public call with the fast 1-D paths switched off
                 saved, smoothing.SORTED_WINDOW_MIN_PAIRS = smoothing.SORTED_WINDOW_MIN_PAIRS, float("inf")
                 try:
                     return lk.nadaraya_watson(x, y, few, kernel=kernel, bandwidth=h)

@@ -4,16 +4,18 @@ With a_i = phi(q_i), b_j = phi(k_j), out_i = sum_{j<=i} (a_i . b_j) v_j / den_i,
 gradient g_i = dL/dout_i / den_i and h_i = -g_i . out_i (the part that reaches den_i):
 dL/da_i = sum_{j<=i} (g_i . v_j + h_i) b_j runs forwards in time, dL/db_j = sum_{i>=j}
 (g_i . v_j + h_i) a_i and dL/dv_j = sum_{i>=j} (a_i . b_j) g_i run backwards; each is done
-chunk-wise like the forward pass, in O(n) time and memory, keeping only q, k, v and out.
+chunk-wise like the forward pass, in O(n) time and memory, keeping only q, k, v, out and den.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 
 from . import _validation as _v
 from ._backend import as_tensors
-from .feature_maps import _apply_feature_map
+from .feature_maps import _apply_feature_map, elu_plus_one
 
 __all__ = ["causal_linear_attention_backward"]
 
@@ -129,71 +131,139 @@ def _chunked_backward(a, b, v, out, grad_out, eps, chunk_size):
     return tuple(x.flatten(-3, -2)[..., :n, :] for x in (grad_a, grad_b, grad_v))
 
 
-def _streamed_backward(phi, q, k, v, out, grad_out, eps, chunk_size, block_chunks=None):
+class _Scratch:
+    """Block-sized work buffers, allocated once and reused by every block.
+
+    A fresh tensor per block would be new memory each time, touched page by page (and
+    interleaved with longer-lived tensors it fragments the heap); a buffer reused is neither.
+    ``get`` returns a contiguous view of the first elements, so a shorter last block fits too.
+    """
+
+    def __init__(self, like):
+        self.like, self.buffers = like, {}
+
+    def get(self, name, *shape):
+        size = math.prod(shape)
+        buffer = self.buffers.get(name)
+        if buffer is None or buffer.numel() < size:
+            buffer = self.buffers[name] = self.like.new_empty(size)
+        return buffer[:size].view(shape)
+
+
+def _block_features(phi, x, name, into, scratch, pullback=False):
+    """phi(x) for one block (N, m, d), written into ``into`` (N, rows, r), zero-padded.
+
+    Returns the features and the chain rule back through them, dL/dphi -> dL/dx: None for
+    the built-in elu+1 map, whose derivative is min(phi(x), 1) (1 for x > 0, where
+    phi(x) = 1 + x, and exp(x) = phi(x) for x <= 0), applied by the caller in one pass
+    without a second autograd graph; any other map is pulled back by autograd through a
+    graph of the block, recomputed here. (Below its clamp, x < log(tiny), autograd of
+    :func:`lenakernel.elu_plus_one` gives 0 and min(phi, 1) the dtype's smallest normal
+    number: the derivative exp(x) rounded up.)
+    """
+    m = x.shape[-2]
+    pull = None
+    if phi is elu_plus_one:  # exp(clamp(x, lowest, 0)) + relu(x), as elu_plus_one computes it
+        lowest = math.log(torch.finfo(x.dtype).tiny) + 0.01
+        part = into[:, :m]
+        torch.clamp(x, lowest, 0.0, out=part).exp_()
+        part += torch.clamp(x, min=0.0, out=scratch.get("grad_a", *x.shape))
+    elif pullback:
+        into[:, :m], pull = _features_with_pullback(phi, x, name)
+    else:
+        into[:, :m] = _apply_feature_map(phi, x, name)
+    into[:, m:] = 0
+    return into, pull
+
+
+def _streamed_backward(phi, q, k, v, out, den, grad_out, chunk_size, block_chunks=None):
     """The same gradients as :func:`_chunked_backward`, a block of chunks at a time.
 
-    Memory, not arithmetic: whole-sequence intermediates (features, C x C matrices, states)
-    would be several times the inputs; here they exist for one block of
-    ``block_chunks * chunk_size`` tokens (default: about 256, where the measured peak stops
-    falling and the time has not yet risen), and the features are recomputed per block. Two
-    sweeps: forwards, carrying the earlier blocks' state (S, z), everything but the terms
-    that need later tokens; then backwards, carrying the later blocks' sums (P, u), those
-    terms. Inputs share one leading shape; returns (dL/dq, dL/dk, dL/dv).
+    ``den`` is the forward's normaliser (eps included), kept from the forward pass.
+    Whole-sequence intermediates would be several times the inputs; here they exist for one
+    block of ``block_chunks * chunk_size`` tokens (default: 256 to 512), in buffers reused
+    by every block. A first, cheap pass sums a_i [g_i, h_i]^T over each block, so that one
+    sweep forwards in time then has both running sums at hand: the state of the earlier
+    blocks (for dL/da) and, summed backwards from those block totals, what the later
+    blocks read (for dL/db and dL/dv). The values carry a column of ones and the output
+    gradient the column h, so each state product carries the normaliser's term too.
+    Inputs share one leading shape; returns (dL/dq, dL/dk, dL/dv).
     """
-    if block_chunks is None:
-        block_chunks = max(1, 256 // chunk_size)
-    n, size = q.shape[-2], chunk_size * block_chunks
+    if block_chunks is None:  # measured: 512 tokens is fastest; 256 below n = 2048 holds less memory
+        block_chunks = max(1, min(512, max(256, q.shape[-2] // 4)) // chunk_size)
+    lead, n, d_v = q.shape[:-2], q.shape[-2], v.shape[-1]
+    q, k, v, out, den, grad_out = (x.reshape(-1, n, x.shape[-1]) for x in (q, k, v, out, den, grad_out))
+    batch, size, chunk, e = q.shape[0], chunk_size * block_chunks, chunk_size, d_v + 1
+    scratch = _Scratch(out)
+    r = _apply_feature_map(phi, q[:1, :1], "q").shape[-1]
+    blocks = [(start, min(start + size, n)) for start in range(0, n, size)]
+
+    def block(start, stop, rows, pullback=False):
+        """phi(q) and [g, h] of one block, zero-padded to ``rows`` tokens (and phi(q)'s pullback)."""
+        m = stop - start
+        a, pull_q = _block_features(phi, q[:, start:stop], "q", scratch.get("a", batch, rows, r), scratch, pullback)
+        # [g, h]: g = dL/dout / den and h = -g . out, the gradients reaching num and den.
+        gh = scratch.get("gh", batch, rows, e)
+        g = torch.div(grad_out[:, start:stop], den[:, start:stop], out=gh[:, :m, :d_v])
+        product = torch.mul(g, out[:, start:stop], out=scratch.get("grad_a", batch, m, d_v))
+        torch.sum(product, -1, out=gh[:, :m, d_v]).neg_()
+        gh[:, m:] = 0
+        return a, pull_q, gh
+
+    # The first pass: sum_i a_i [g_i, h_i]^T over each block, then over all later blocks.
+    later = out.new_empty(len(blocks), batch, r, e)  # (P, u) that block B's keys and values meet after it
+    later[-1] = 0
+    for index in range(len(blocks) - 1, 0, -1):
+        start, stop = blocks[index]
+        a, _, gh = block(start, stop, stop - start)
+        torch.baddbmm(later[index], a.mT, gh, out=later[index - 1])
+
     grad_q, grad_k, grad_v = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
-    grad_b_within = []  # per block: dL/db from the block's own queries, finished in the second sweep
-    later_parts = []  # per block: sum_i a_i g_i^T and sum_i h_i a_i of each chunk, for the second sweep
-    state = z = None  # S and z of all earlier blocks
-    for start in range(0, n, size):
-        part = slice(start, min(start + size, n))
-        a, pull_q = _features_with_pullback(phi, q[..., part, :], "q")
-        b = _apply_feature_map(phi, k[..., part, :], "k")
-        a_c, b_c, v_c, out_c, grad_c = (_chunks(x, chunk_size) for x in (a, b, v[..., part, :],
-                                                                          out[..., part, :], grad_out[..., part, :]))
-        m = a.shape[-2]
-        weights = torch.matmul(a_c, b_c.mT).tril_()
-        kv, b_sum = b_c.mT @ v_c, b_c.sum(-2, keepdim=True)  # each chunk's own state and normaliser
-        state_in, z_in = _earlier_chunks(kv), _earlier_chunks(b_sum)
-        if state is not None:
-            state_in += state.unsqueeze(-3)
-            z_in += z.unsqueeze(-3)
-        state, z = state_in[..., -1, :, :] + kv[..., -1, :, :], z_in[..., -1, :, :] + b_sum[..., -1, :, :]
-        den = weights.sum(-1, keepdim=True) + eps
-        _add_product(den, a_c, z_in.mT)
-        pad = a_c.shape[-3] * chunk_size - m
-        if pad:  # padded tokens: see _chunked_backward
-            den[..., -1, chunk_size - pad:, :] = 1
-        g = grad_c / den
-        h = -(g * out_c).sum(-1, keepdim=True)
-        grad_weights = torch.matmul(g, v_c.mT).add_(h).tril_()
-        grad_a = torch.matmul(grad_weights, b_c)
-        _add_product(grad_a, g, state_in.mT)
-        _add_product(grad_a, h, z_in)
-        grad_q[..., part, :] = pull_q(grad_a.flatten(-3, -2)[..., :m, :])
-        # The terms within the block now; those from later blocks in the second sweep.
-        grad_b_within.append(torch.matmul(grad_weights.mT, a_c))
-        grad_v[..., part, :] = torch.matmul(weights.mT, g).flatten(-3, -2)[..., :m, :]
-        later_parts.append((a_c.mT @ g, h.mT @ a_c))
-    later = later_h = None  # P and u of all later blocks
-    for start, grad_b, (ag, ha) in reversed(list(zip(range(0, n, size), grad_b_within, later_parts))):
-        part = slice(start, min(start + size, n))
-        b, pull_k = _features_with_pullback(phi, k[..., part, :], "k")
-        b_c, v_c = _chunks(b, chunk_size), _chunks(v[..., part, :], chunk_size)
-        later_in, later_h_in = _later_chunks(ag), _later_chunks(ha)
-        if later is not None:
-            later_in += later.unsqueeze(-3)
-            later_h_in += later_h.unsqueeze(-3)
-        later, later_h = later_in[..., 0, :, :] + ag[..., 0, :, :], later_h_in[..., 0, :, :] + ha[..., 0, :, :]
-        m = b.shape[-2]
-        _add_product(grad_b, v_c, later_in.mT)
-        grad_b += later_h_in
-        grad_k[..., part, :] = pull_k(grad_b.flatten(-3, -2)[..., :m, :])
-        extra_v = torch.matmul(b_c, later_in).flatten(-3, -2)[..., :m, :]
-        grad_v[..., part, :] += extra_v
-    return grad_q, grad_k, grad_v
+    state = out.new_zeros(batch, r, e)  # sum_j b_j [v_j, 1]^T over all earlier blocks: (S, z) in one
+    for index, (start, stop) in enumerate(blocks):
+        m = stop - start
+        rows = -(-m // chunk) * chunk
+        chunks = rows // chunk
+        a, pull_q, gh = block(start, stop, rows, pullback=True)
+        b, pull_k = _block_features(phi, k[:, start:stop], "k", scratch.get("b", batch, rows, r), scratch, True)
+        v1 = scratch.get("v1", batch, rows, e)
+        v1[:, :m, :d_v] = v[:, start:stop]
+        v1[:, :, d_v] = 1
+        v1[:, m:] = 0
+        a_c, b_c = a.view(batch, chunks, chunk, r), b.view(batch, chunks, chunk, r)
+        gh_c, v1_c = gh.view(batch, chunks, chunk, e), v1.view(batch, chunks, chunk, e)
+        # Within each chunk: dL/dv from the forward's weights A, then A's gradient dA and
+        # from it dL/da and dL/db.
+        weights = torch.matmul(a_c, b_c.mT, out=scratch.get("square", batch, chunks, chunk, chunk)).tril_()
+        grad_v_c = torch.matmul(weights.mT, gh_c[..., :d_v], out=scratch.get("grad_v", batch, chunks, chunk, d_v))
+        grad_weights = torch.matmul(gh_c, v1_c.mT, out=weights).tril_()  # g_i . v_j + h_i for j <= i
+        grad_a = torch.matmul(grad_weights, b_c, out=scratch.get("grad_a", batch, chunks, chunk, r))
+        grad_b = torch.matmul(grad_weights.mT, a_c, out=scratch.get("grad_b", batch, chunks, chunk, r))
+        # Queries also read the state (S, z) of all earlier chunks ...
+        kv = torch.matmul(b_c.mT, v1_c, out=scratch.get("sums", batch, chunks, r, e))  # each chunk's own
+        state_in = scratch.get("running", batch, chunks, r, e)
+        state_in[:, 0] = state
+        for c in range(1, chunks):
+            torch.add(state_in[:, c - 1], kv[:, c - 1], out=state_in[:, c])
+        torch.add(state_in[:, -1], kv[:, -1], out=state)
+        _add_product(grad_a, gh_c, state_in.mT)
+        # ... and keys and values were read by the queries of all later chunks: (P, u).
+        ag = torch.matmul(a_c.mT, gh_c, out=kv)  # each chunk's own sum_i a_i [g_i, h_i]^T
+        later_in = state_in
+        later_in[:, -1] = later[index]
+        for c in range(chunks - 2, -1, -1):
+            torch.add(later_in[:, c + 1], ag[:, c + 1], out=later_in[:, c])
+        _add_product(grad_b, v1_c, later_in.mT)  # dL/db_j += P v_j + u
+        _add_product(grad_v_c, b_c, later_in[..., :d_v])  # dL/dv_j += P^T b_j
+        grad_v[:, start:stop] = grad_v_c.flatten(1, 2)[:, :m]
+        # Back through the feature map: for elu+1, dL/dx = dL/dphi * min(phi, 1).
+        for grad, features, pull, result in ((grad_a, a, pull_q, grad_q), (grad_b, b, pull_k, grad_k)):
+            grad = grad.flatten(1, 2)[:, :m]
+            if pull is None:
+                torch.mul(grad, features[:, :m].clamp_(max=1.0), out=result[:, start:stop])
+            else:
+                result[:, start:stop] = pull(grad)
+    return tuple(x.reshape(lead + x.shape[-2:]) for x in (grad_q, grad_k, grad_v))
 
 
 def causal_linear_attention_backward(phi_q, phi_k, v, grad_out, *, eps=1e-6, chunk_size=64):
@@ -272,7 +342,7 @@ def causal_linear_attention_backward(phi_q, phi_k, v, grad_out, *, eps=1e-6, chu
     dtype = _v.compute_dtype(a)
     a, b, v, grad_out = (x.to(dtype) for x in (a, b, v, grad_out))
     with torch.no_grad():
-        out = _causal_forward(a, b, v, eps, chunk_size)
+        out, _ = _causal_forward(a, b, v, eps, chunk_size)
         grads = _chunked_backward(a, b, v, out, grad_out, eps, chunk_size)
     return tuple(restore(x.to(tensors["phi_q"].dtype)) for x in grads)
 
@@ -280,11 +350,16 @@ def causal_linear_attention_backward(phi_q, phi_k, v, grad_out, *, eps=1e-6, chu
 # ------------------------------------------------------------------ autograd's view
 
 def _causal_forward(a, b, v, eps, chunk_size):
-    """The forward pass: lenakernel.linear's chunk-wise form, then the division."""
+    """The forward pass: lenakernel.linear's chunk-wise form, then the division.
+
+    Returns the output and its normaliser (eps included), which the backward pass reuses.
+    Runs without autograd (the division is in place).
+    """
     from .linear import _chunked  # the forward is linear.py's; imported here, as it imports us
 
     num, den = _chunked(a, b, v, chunk_size)
-    return num / (den + eps)
+    den = den + eps
+    return num.div_(den), den
 
 
 def _pull_back(phi, x, name, grad):
@@ -323,9 +398,10 @@ class _CausalLinearAttention(torch.autograd.Function):
     """Causal linear attention whose backward pass is chunk-wise too (see the module docstring).
 
     Autograd would record every chunk's intermediate tensors in the forward pass and replay
-    them one by one; this keeps only q, k, v and the output, and computes the three
-    gradients with :func:`_streamed_backward` (a block of chunks at a time), or with
-    :func:`_chunked_backward` when a second derivative is being built.
+    them one by one; this keeps only q, k, v, the output and its normaliser (n numbers per
+    sequence), and computes the three gradients with :func:`_streamed_backward` (a block
+    of chunks at a time), or with :func:`_chunked_backward` when a second derivative is
+    being built.
     """
 
     @staticmethod
@@ -336,20 +412,21 @@ class _CausalLinearAttention(torch.autograd.Function):
             raise ValueError(
                 f"`feature_map` gave queries {a.shape[-1]} features but keys {b.shape[-1]}; they must agree."
             )
-        out = _causal_forward(a, b, v.to(a.dtype), eps, chunk_size)
-        ctx.save_for_backward(q, k, v, out)
+        out, den = _causal_forward(a, b, v.to(a.dtype), eps, chunk_size)
+        del a, b
+        ctx.save_for_backward(q, k, v, out, den)
         ctx.phi, ctx.chunk_size, ctx.eps = phi, chunk_size, eps
         return out
 
     @staticmethod
     def backward(ctx, grad_out):
-        q, k, v, out = ctx.saved_tensors
+        q, k, v, out, den = ctx.saved_tensors
         phi = ctx.phi
         v = v.to(out.dtype)
         same_shapes = q.shape[:-1] == k.shape[:-1] and q.shape[:-2] == v.shape[:-2] == grad_out.shape[:-2]
         if not torch.is_grad_enabled() and same_shapes and all(ctx.needs_input_grad[:3]):
             # The usual case: a block of chunks at a time, in little memory.
-            grad_q, grad_k, grad_v = _streamed_backward(phi, q, k, v, out, grad_out, ctx.eps, ctx.chunk_size)
+            grad_q, grad_k, grad_v = _streamed_backward(phi, q, k, v, out, den, grad_out, ctx.chunk_size)
             return grad_q, grad_k, grad_v, None, None, None
         # A second derivative, broadcast shapes or gradients for some inputs only: the whole
         # sequence at once, every step differentiable.

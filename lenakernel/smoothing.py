@@ -140,7 +140,39 @@ def _sorted_windows_pay(x_train, x_query, log_kernel, exclude_self, return_weigh
     half_width = 1.0 if name in ("epanechnikov", "triangular", "boxcar") else math.sqrt(
         2 * (math.log(n) + 16 * math.log(10)))
     spread = float(x_train.max() - x_train.min())
-    return 2 * half_width * float(bandwidth) < spread / 2
+    return 2 * half_width * float(bandwidth.detach() if torch.is_tensor(bandwidth) else bandwidth) < spread / 2
+
+
+# Rough costs (ns, one thread) behind the moments' dispatch rule: per pair visited point
+# by point, per query and Gaussian box (h / 4 wide, ~26 terms), per query for a compact
+# kernel (a few pieces), and per training point for the boxes' moments.
+PAIR_NS, GAUSSIAN_BOX_NS, COMPACT_QUERY_NS, POINT_NS = 6.5, 125, 1_500, 600
+
+
+def _moments_pay(x_train, x_query, log_kernel, exclude_self, return_weights, bandwidth, needs_grad):
+    """Dispatch rule for :mod:`lenakernel.moment_smoothing`.
+
+    1-D inputs, a built-in kernel, predictions only, no gradient asked for, at least 64
+    queries and 2**20 pairs, and the moments cheaper than visiting each query's window
+    point by point: ``m * w * PAIR_NS > m * QUERY_NS + n * POINT_NS``, with ``w`` the
+    points a window holds on average if the data were spread evenly (all n when the
+    window is as wide as the data).
+    """
+    name = _kernel_name(log_kernel)
+    one_d = x_train.ndim == 1 or x_train.shape[1] == 1
+    n, m = x_train.shape[0], x_query.shape[0]
+    if not (one_d and name is not None and not needs_grad and not exclude_self and not return_weights
+            and m >= SORTED_WINDOW_MIN_QUERIES and n * m >= SORTED_WINDOW_MIN_PAIRS):
+        return False
+    gaussian = name == "gaussian"
+    half_width = math.sqrt(2 * (math.log(n) + 16 * math.log(10))) if gaussian else 1.0
+    spread = float(x_train.max() - x_train.min())
+    h = float(bandwidth.detach() if torch.is_tensor(bandwidth) else bandwidth)
+    share = 1.0 if not spread > 0 else min(1.0, 2 * half_width * h / spread)
+    # A Gaussian query visits the boxes (h / 4 wide) that meet its window, or all of the data's.
+    boxes = min(8 * half_width, 4 * spread / h) + 1
+    per_query = GAUSSIAN_BOX_NS * boxes if gaussian else COMPACT_QUERY_NS
+    return m * n * share * PAIR_NS > m * per_query + n * POINT_NS
 
 
 # ----------------------------------------------------------------------------------
@@ -245,7 +277,13 @@ def nadaraya_watson(x_train, y_train, x_query, *, kernel="gaussian", bandwidth, 
 def _nadaraya_watson(xt, yt, xq, log_kernel, h, exclude_self=False, return_weights=False):
     """:func:`nadaraya_watson` on checked tensors (no validation), for the package's own reuse."""
     dtype, work = xt.dtype, V.compute_dtype(xt)
-    if _sorted_windows_pay(xt, xq, log_kernel, exclude_self, return_weights, h):
+    needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in (xt, yt, xq, h))
+    if _moments_pay(xt, xq, log_kernel, exclude_self, return_weights, h, needs_grad):
+        from .moment_smoothing import smooth_moments_1d
+
+        pred, weights = smooth_moments_1d(V.as_points(xt, "x_train").to(work), V.as_points(yt, "y_train").to(work),
+                                          V.as_points(xq, "x_query").to(work), _kernel_name(log_kernel), h), None
+    elif _sorted_windows_pay(xt, xq, log_kernel, exclude_self, return_weights, h):
         from .sorted_window import smooth_sorted_1d
 
         pred, weights = smooth_sorted_1d(V.as_points(xt, "x_train").to(work), V.as_points(yt, "y_train").to(work),

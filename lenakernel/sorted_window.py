@@ -61,19 +61,21 @@ def window_radius(x_sorted: torch.Tensor, x_query: torch.Tensor, kernel: str, ba
     return radius * (1 + 8 * eps) + 8 * eps * x_query.abs(), nearest
 
 
-def _gaussian_block(x_sorted, y_sorted, x_query, nearest_sq, scale):
+def _gaussian_block(x_sorted, y_sorted, x_query, nearest, scale):
     """Gaussian N-W for a block of queries over one run: x (w,), y (w, q), queries (b,).
 
     The log-weights are shifted by the nearest point's, ``-(d**2 - d0**2) / (2 h**2)``,
     so the largest weight is exactly 1 (no overflow, no 0/0) and no row maximum is needed.
+    The difference of squares is taken as ``(d - d0) (d + d0)``: far from the data both
+    squares are large and their rounded difference would lose digits.
     With the shift fixed in advance, a long run is summed in pieces of about 64k pairs
     that stay in cache: the pieces' sums simply add.
     """
     columns = max(1, 2**16 // x_query.shape[0])
     numerator = denominator = 0
     for start in range(0, x_sorted.shape[0], columns):
-        diff = x_query[:, None] - x_sorted[None, start:start + columns]
-        weights = torch.exp((nearest_sq[:, None] - diff * diff) * scale)
+        distance = (x_query[:, None] - x_sorted[None, start:start + columns]).abs()
+        weights = torch.exp((nearest[:, None] - distance) * (nearest[:, None] + distance) * scale)
         numerator = numerator + weights @ y_sorted[start:start + columns]
         denominator = denominator + weights.sum(dim=1, keepdim=True)
     return numerator / denominator
@@ -111,7 +113,7 @@ def smooth_sorted_1d(x_train, y_train, x_query, kernel: str, bandwidth):
         a, b = int(lo[start:stop].min()), int(hi[start:stop].max())
         if gaussian:
             predictions[start:stop] = _gaussian_block(xs[a:b], ys[a:b], xq[start:stop],
-                                                      nearest[start:stop] ** 2, scale)
+                                                      nearest[start:stop], scale)
             continue
         if finite:  # a compact kernel: the weights directly, unless a query's run holds none
             diff = xq[start:stop, None] - xs[None, a:b]

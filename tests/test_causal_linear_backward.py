@@ -1,6 +1,8 @@
 """Tests for lenakernel/causal_linear_backward.py: the chunk-wise backward pass of causal
 linear attention, held to autograd of the plain masked form and to the readable reference."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -8,6 +10,7 @@ import torch
 import lenakernel as lk
 from lenakernel.causal_linear_backward import (
     _backward_reference,
+    _causal_forward,
     _streamed_backward,
     causal_linear_attention_backward,
 )
@@ -232,10 +235,62 @@ def test_feature_map_errors_still_name_the_argument():
 def test_streamed_blocks_equal_autograd_of_the_masked_form(n, fmap, block_chunks):
     """The backward that linear_attention runs, a block of chunks at a time, for several blocks."""
     q, k, v = _inputs(n, seed=n)
+    phi = _resolve_feature_map(fmap)
     plain = _plain(fmap)(q, k, v)
     grad_out = torch.randn(plain.shape, generator=torch.Generator().manual_seed(2), dtype=plain.dtype)
     expected = torch.autograd.grad(plain, (q, k, v), grad_out)
     with torch.no_grad():
-        mine = _streamed_backward(_resolve_feature_map(fmap), q, k, v, plain, grad_out, 1e-6, CHUNK, block_chunks)
+        out, den = _causal_forward(phi(q), phi(k), v, 1e-6, CHUNK)
+        mine = _streamed_backward(phi, q, k, v, out, den, grad_out, CHUNK, block_chunks)
     for x, y in zip(mine, expected):
         assert torch.allclose(x, y, rtol=1e-10, atol=1e-12)
+
+
+def _streamed(fmap, q, k, v, grad_out, block_chunks, chunk_size=CHUNK):
+    phi = _resolve_feature_map(fmap) if isinstance(fmap, str) else fmap
+    with torch.no_grad():
+        out, den = _causal_forward(phi(q), phi(k), v, 1e-6, chunk_size)
+        return _streamed_backward(phi, q, k, v, out, den, grad_out, chunk_size, block_chunks)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_analytic_elu_pullback_equals_autograd_through_the_map(dtype):
+    """elu+1 is pulled back as min(phi, 1); any other callable goes through autograd.
+
+    Inputs include 0 exactly, ties, large values and values below the map's clamp (where
+    autograd gives 0 and the analytic form the derivative exp(x), below the smallest normal).
+    """
+    q, k, v = (x.to(dtype) for x in qkv(2, 3 * CHUNK + 1, d=3, dv=2, seed=11))
+    q[0, :3], k[1, 2:5] = torch.tensor([0.0, -1000.0, 50.0], dtype=dtype), 0.0
+    k[0, 4] = q[0, 4] = -1000.0
+    grad_out = torch.randn(2, 3 * CHUNK + 1, 2, generator=torch.Generator().manual_seed(3), dtype=dtype)
+    analytic = _streamed("elu+1", q, k, v, grad_out, 2)
+    by_autograd = _streamed(lambda x: lk.elu_plus_one(x), q, k, v, grad_out, 2)
+    for x, y, inputs in zip(analytic, by_autograd, (q, k, v)):
+        below = inputs < math.log(torch.finfo(dtype).tiny)  # the map's clamp
+        assert torch.allclose(x[~below], y[~below], rtol=4 * torch.finfo(dtype).eps, atol=0)
+        assert bool((y[below] == 0).all()) and bool((x[below].abs() < 1e8 * torch.finfo(dtype).tiny).all())
+
+
+@pytest.mark.parametrize("fmap", ["elu+1", "taylor"])
+@pytest.mark.parametrize("n", [3 * CHUNK - 1, 3 * CHUNK, 3 * CHUNK + 1, 6 * CHUNK + 1])
+def test_block_boundaries(n, fmap):
+    """Blocks of three chunks: a block short, exactly one, one token over, two and a token."""
+    q, k, v = _inputs(n, seed=n + 1)
+    plain = _plain(fmap)(q, k, v)
+    grad_out = torch.randn(plain.shape, generator=torch.Generator().manual_seed(4), dtype=plain.dtype)
+    expected = torch.autograd.grad(plain, (q, k, v), grad_out)
+    for x, y in zip(_streamed(fmap, q, k, v, grad_out, 3), expected):
+        assert torch.allclose(x, y, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("n", [255, 257, 1025])
+def test_default_blocks_through_linear_attention(n):
+    """The default block (256 tokens below n = 2048, 512 above) at its edges, chunk 64."""
+    q, k, v = (x.requires_grad_() for x in qkv(1, n, d=4, dv=3, seed=n))
+    out = lk.linear_attention(q, k, v, causal=True)
+    grad_out = torch.randn(out.shape, generator=torch.Generator().manual_seed(5), dtype=out.dtype)
+    mine = torch.autograd.grad(out, (q, k, v), grad_out)
+    expected = torch.autograd.grad(_plain("elu+1")(q, k, v), (q, k, v), grad_out)
+    for x, y in zip(mine, expected):
+        assert torch.allclose(x, y, rtol=1e-9, atol=1e-11)

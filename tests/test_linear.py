@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lenakernel as lk
-from lenakernel.reference import softmax_attention_reference
+from lenakernel.reference import linear_attention_reference, softmax_attention_reference
 from tests.conftest import LINEAR_METHODS as METHODS
 from tests.conftest import qkv as _qkv
 
@@ -261,6 +261,110 @@ def test_messages_name_the_right_argument():
     torch.testing.assert_close(out, lk.linear_attention(q, k, v, eps=1e-6))
     with pytest.raises(ValueError, match="`eps` must be a finite number >= 0; got -1.0"):
         lk.linear_attention(q, k, v, eps=torch.tensor(-1.0))
+
+
+# ------------------------------------- causal chunk-wise without gradient: a block at a time
+
+@pytest.fixture
+def small_blocks(monkeypatch):
+    """Blocks of one or two chunks, so that short sequences span several blocks."""
+    monkeypatch.setattr(lk.linear, "_BLOCK_ROWS", 16)
+
+
+def _causal_reference(q, k, v, fmap=lk.elu_plus_one, eps=1e-6):
+    return linear_attention_reference(fmap(q), fmap(k), v, causal=True, eps=eps)
+
+
+@pytest.mark.parametrize("n", [1, 3, 4, 5, 8, 9, 17, 30])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_blocks_of_chunks_equal_the_masked_form(small_blocks, n, dtype):
+    # chunk 4, 2 x 3 batch: blocks of one chunk; 2 batch entries: blocks of two chunks.
+    for shape in ((2, 3), (2,)):
+        q, k, v = _qkv(*shape, n, seed=n, dtype=dtype)
+        out = lk.linear_attention(q, k, v, causal=True, chunk_size=4)
+        tol = 1e-12 if dtype == torch.float64 else 1e-5
+        torch.testing.assert_close(out, _causal_reference(q, k, v), rtol=tol, atol=tol)
+
+
+def test_blocks_of_chunks_with_numpy_and_broadcast_keys(small_blocks):
+    q, k, v = _qkv(3, 2, 23, seed=1)
+    out = lk.linear_attention(q.numpy(), k[0, 0].numpy(), v[0, 0].numpy(), causal=True, chunk_size=4)
+    assert isinstance(out, np.ndarray) and out.shape == (3, 2, 23, 3)
+    expected = _causal_reference(q, k[0, 0], v[0, 0])
+    np.testing.assert_allclose(out, expected.numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("fmap", FEATURE_MAPS)
+def test_blocks_of_chunks_for_every_feature_map(small_blocks, fmap):
+    q, k, v = _qkv(2, 21, seed=2)
+    out = lk.linear_attention(q, k, v, feature_map=fmap, causal=True, chunk_size=4)
+    expected = lk.linear_attention(q, k, v, feature_map=fmap, causal=True, method="quadratic")
+    torch.testing.assert_close(out, expected, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("n", [1, 5, 8, 19])
+def test_chunked_without_gradient_equals_chunked_for_autograd(small_blocks, n):
+    # _chunked block by block (no gradient) against its whole-sequence path (autograd).
+    q, k, v = _qkv(2, 3, n, seed=n)
+    fq, fk = lk.elu_plus_one(q), lk.elu_plus_one(k[0])
+    blocked = lk.linear._chunked(fq, fk, v, 4)
+    recorded = lk.linear._chunked(fq.clone().requires_grad_(), fk, v, 4)
+    for got, expected in zip(blocked, recorded):
+        assert got.shape == expected.shape
+        torch.testing.assert_close(got, expected.detach(), rtol=1e-12, atol=1e-12)
+
+
+def test_causality_probe_across_blocks_is_bit_exact(small_blocks):
+    q, k, v = _qkv(2, 30, seed=11)
+    before = lk.linear_attention(q, k, v, causal=True, chunk_size=4)
+    for t in (0, 3, 4, 7, 8, 29):
+        q2, k2, v2 = q.clone(), k.clone(), v.clone()
+        for x in (q2, k2, v2):
+            x[..., t + 1:, :] += 5
+        after = lk.linear_attention(q2, k2, v2, causal=True, chunk_size=4)
+        assert torch.equal(before[..., :t + 1, :], after[..., :t + 1, :])
+
+
+def test_default_blocks_over_a_long_sequence():
+    # 4200 tokens: two blocks of the default size, the second ending in a part chunk.
+    q, k, v = _qkv(1, 4200, d=2, dv=2, seed=6)
+    out = lk.linear_attention(q, k, v, causal=True)
+    expected = lk.linear_attention(q, k, v, causal=True, method="prefix_sum")
+    torch.testing.assert_close(out, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_blocks_reject_mismatched_feature_counts(small_blocks):
+    q, k, v = _qkv(2, 9)
+    calls = []
+
+    def uneven(x):  # one feature more for keys than for queries
+        calls.append(x.shape)
+        return torch.cat([x] * (1 + len(calls) % 2), dim=-1)
+
+    with pytest.raises(ValueError, match="`feature_map`"):
+        lk.linear_attention(q, k, v, feature_map=uneven, causal=True, chunk_size=4)
+
+
+@pytest.mark.parametrize("n", [3, 9, 30])
+def test_a_feature_map_with_parameters_gets_its_gradient(small_blocks, n):
+    # q, k, v need no gradient, the map's own weights do: the causal chunk-wise form
+    # must keep the whole computation differentiable for them.
+    q, k, v = _qkv(2, n, seed=n)
+    grads = []
+    for method in ("chunked", "quadratic"):
+        w = torch.linspace(-0.5, 0.5, 4 * 5, dtype=torch.float64).reshape(4, 5).requires_grad_()
+        out = lk.linear_attention(q, k, v, feature_map=lambda x: torch.exp(x @ w), causal=True,
+                                  method=method, chunk_size=4)
+        out.pow(2).sum().backward()
+        grads.append(w.grad)
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-10, atol=1e-12)
+
+
+def test_block_sizes():
+    block = lk.linear._block_tokens
+    assert block(4, 64, 10_000, torch.device("cpu")) == 1024  # 4096 rows: 16 chunks of 64
+    assert block(4096, 64, 10_000, torch.device("cpu")) == 64  # at least one chunk
+    assert block(4, 64, 10_000, torch.device("cuda")) == 10_000  # a GPU: the whole sequence
 
 
 # ------------------------------------------------------------- small calls (fast path)
