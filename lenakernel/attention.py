@@ -110,7 +110,11 @@ def exp_dot_log_kernel(q, k, *, scale=None):
     q, k = tensors["q"], tensors["k"]
     _check_qk(q, k)
     V.check_all_finite(q=q, k=k)
-    return restore(_dot_scores(q * _default_scale(scale, q), k))
+    # An extreme scale multiplies the dot products, not q: q * scale could overflow to
+    # inf, and inf * 0 is NaN where the dot product is 0.
+    scores, factor = _exp_dot(_default_scale(scale, q))
+    log_kernel = scores(q, k) if factor is None else factor(scores(q, k))
+    return restore(log_kernel)
 
 
 def gaussian_log_kernel(q, k, *, bandwidth):

@@ -533,3 +533,11 @@ def test_plain_calls_keep_gradients():
     general = torch.autograd.grad(lk.kernel_smoother(q, k, v, kernel="exp_dot").square().sum(), (q, k, v))
     for fast, slow in zip(grads, general):
         torch.testing.assert_close(fast, slow, rtol=1e-10, atol=1e-10)
+
+
+def test_exp_dot_log_kernel_at_an_extreme_scale_is_not_nan():
+    # float32: the scale is clamped to the largest float, and q * scale would overflow;
+    # the dot product 0 must stay 0 (it was inf * 0 = NaN).
+    q = np.array([[0.0, 2.0]], dtype=np.float32)
+    k = np.zeros((2, 2), dtype=np.float32)
+    assert np.array_equal(lk.exp_dot_log_kernel(q, k, scale=1e300), np.zeros((1, 2), dtype=np.float32))
