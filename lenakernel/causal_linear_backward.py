@@ -150,8 +150,10 @@ class _Scratch:
         return buffer[:size].view(shape)
 
 
-def _block_features(phi, x, name, into, scratch, pullback=False):
+def _block_features(phi, x, name, into, scratch, pullback=False, kept=None):
     """phi(x) for one block (N, m, d), written into ``into`` (N, rows, r), zero-padded.
+
+    ``kept``, when given, is phi(x) itself, kept from the forward pass: it is copied in.
 
     Returns the features and the chain rule back through them, dL/dphi -> dL/dx: None for
     the built-in elu+1 map, whose derivative is min(phi(x), 1) (1 for x > 0, where
@@ -163,7 +165,9 @@ def _block_features(phi, x, name, into, scratch, pullback=False):
     """
     m = x.shape[-2]
     pull = None
-    if phi is elu_plus_one:  # exp(clamp(x, lowest, 0)) + relu(x), as elu_plus_one computes it
+    if kept is not None:
+        into[:, :m] = kept
+    elif phi is elu_plus_one:  # exp(clamp(x, lowest, 0)) + relu(x), as elu_plus_one computes it
         lowest = math.log(torch.finfo(x.dtype).tiny) + 0.01
         part = into[:, :m]
         torch.clamp(x, lowest, 0.0, out=part).exp_()
@@ -176,7 +180,7 @@ def _block_features(phi, x, name, into, scratch, pullback=False):
     return into, pull
 
 
-def _streamed_backward(phi, q, k, v, out, den, grad_out, chunk_size, block_chunks=None):
+def _streamed_backward(phi, q, k, v, out, den, grad_out, chunk_size, block_chunks=None, features=None):
     """The same gradients as :func:`_chunked_backward`, a block of chunks at a time.
 
     ``den`` is the forward's normaliser (eps included), kept from the forward pass.
@@ -187,12 +191,15 @@ def _streamed_backward(phi, q, k, v, out, den, grad_out, chunk_size, block_chunk
     blocks (for dL/da) and, summed backwards from those block totals, what the later
     blocks read (for dL/db and dL/dv). The values carry a column of ones and the output
     gradient the column h, so each state product carries the normaliser's term too.
-    Inputs share one leading shape; returns (dL/dq, dL/dk, dL/dv).
+    Inputs share one leading shape; returns (dL/dq, dL/dk, dL/dv). ``features``, when
+    given, is (phi(q), phi(k)) for the built-in elu+1 map, kept from the forward pass: then
+    the map is not evaluated again.
     """
-    if block_chunks is None:  # measured: 512 tokens is fastest; 256 below n = 2048 holds less memory
-        block_chunks = max(1, min(512, max(256, q.shape[-2] // 4)) // chunk_size)
+    if block_chunks is None:  # measured: 512 tokens is fastest, from n = 1024 on
+        block_chunks = max(1, min(512, max(256, q.shape[-2] // 2)) // chunk_size)
     lead, n, d_v = q.shape[:-2], q.shape[-2], v.shape[-1]
     q, k, v, out, den, grad_out = (x.reshape(-1, n, x.shape[-1]) for x in (q, k, v, out, den, grad_out))
+    fq, fk = (None, None) if features is None else (x.reshape(-1, n, x.shape[-1]) for x in features)
     batch, size, chunk, e = q.shape[0], chunk_size * block_chunks, chunk_size, d_v + 1
     scratch = _Scratch(out)
     r = _apply_feature_map(phi, q[:1, :1], "q").shape[-1]
@@ -201,7 +208,8 @@ def _streamed_backward(phi, q, k, v, out, den, grad_out, chunk_size, block_chunk
     def block(start, stop, rows, pullback=False):
         """phi(q) and [g, h] of one block, zero-padded to ``rows`` tokens (and phi(q)'s pullback)."""
         m = stop - start
-        a, pull_q = _block_features(phi, q[:, start:stop], "q", scratch.get("a", batch, rows, r), scratch, pullback)
+        a, pull_q = _block_features(phi, q[:, start:stop], "q", scratch.get("a", batch, rows, r), scratch, pullback,
+                                    None if fq is None else fq[:, start:stop])
         # [g, h]: g = dL/dout / den and h = -g . out, the gradients reaching num and den.
         gh = scratch.get("gh", batch, rows, e)
         g = torch.div(grad_out[:, start:stop], den[:, start:stop], out=gh[:, :m, :d_v])
@@ -225,7 +233,8 @@ def _streamed_backward(phi, q, k, v, out, den, grad_out, chunk_size, block_chunk
         rows = -(-m // chunk) * chunk
         chunks = rows // chunk
         a, pull_q, gh = block(start, stop, rows, pullback=True)
-        b, pull_k = _block_features(phi, k[:, start:stop], "k", scratch.get("b", batch, rows, r), scratch, True)
+        b, pull_k = _block_features(phi, k[:, start:stop], "k", scratch.get("b", batch, rows, r), scratch, True,
+                                    None if fk is None else fk[:, start:stop])
         v1 = scratch.get("v1", batch, rows, e)
         v1[:, :m, :d_v] = v[:, start:stop]
         v1[:, :, d_v] = 1
@@ -413,20 +422,26 @@ class _CausalLinearAttention(torch.autograd.Function):
                 f"`feature_map` gave queries {a.shape[-1]} features but keys {b.shape[-1]}; they must agree."
             )
         out, den = _causal_forward(a, b, v.to(a.dtype), eps, chunk_size)
-        del a, b
-        ctx.save_for_backward(q, k, v, out, den)
+        # For elu+1 the features are kept: its pullback needs only them (min(phi, 1)), and
+        # evaluating the map again (an exp per entry) would cost more than the memory.
+        ctx.keep_features = phi is elu_plus_one
+        if not ctx.keep_features:
+            a = b = None
+        ctx.save_for_backward(q, k, v, out, den, a, b)
         ctx.phi, ctx.chunk_size, ctx.eps = phi, chunk_size, eps
         return out
 
     @staticmethod
     def backward(ctx, grad_out):
-        q, k, v, out, den = ctx.saved_tensors
+        q, k, v, out, den, a, b = ctx.saved_tensors
         phi = ctx.phi
         v = v.to(out.dtype)
         same_shapes = q.shape[:-1] == k.shape[:-1] and q.shape[:-2] == v.shape[:-2] == grad_out.shape[:-2]
         if not torch.is_grad_enabled() and same_shapes and all(ctx.needs_input_grad[:3]):
             # The usual case: a block of chunks at a time, in little memory.
-            grad_q, grad_k, grad_v = _streamed_backward(phi, q, k, v, out, den, grad_out, ctx.chunk_size)
+            features = (a, b) if ctx.keep_features else None
+            grad_q, grad_k, grad_v = _streamed_backward(phi, q, k, v, out, den, grad_out, ctx.chunk_size,
+                                                        features=features)
             return grad_q, grad_k, grad_v, None, None, None
         # A second derivative, broadcast shapes or gradients for some inputs only: the whole
         # sequence at once, every step differentiable.
