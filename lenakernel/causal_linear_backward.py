@@ -4,7 +4,8 @@ With a_i = phi(q_i), b_j = phi(k_j), out_i = sum_{j<=i} (a_i . b_j) v_j / den_i,
 gradient g_i = dL/dout_i / den_i and h_i = -g_i . out_i (the part that reaches den_i):
 dL/da_i = sum_{j<=i} (g_i . v_j + h_i) b_j runs forwards in time, dL/db_j = sum_{i>=j}
 (g_i . v_j + h_i) a_i and dL/dv_j = sum_{i>=j} (a_i . b_j) g_i run backwards; each is done
-chunk-wise like the forward pass, in O(n) time and memory, keeping only q, k, v, out and den.
+chunk-wise like the forward pass, in O(n) time and memory, keeping only q, k, v, out and den
+(and, for elu+1, the features, and the forward's state at the start of each block).
 """
 
 from __future__ import annotations
