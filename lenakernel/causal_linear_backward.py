@@ -4,7 +4,8 @@ With a_i = phi(q_i), b_j = phi(k_j), out_i = sum_{j<=i} (a_i . b_j) v_j / den_i,
 gradient g_i = dL/dout_i / den_i and h_i = -g_i . out_i (the part that reaches den_i):
 dL/da_i = sum_{j<=i} (g_i . v_j + h_i) b_j runs forwards in time, dL/db_j = sum_{i>=j}
 (g_i . v_j + h_i) a_i and dL/dv_j = sum_{i>=j} (a_i . b_j) g_i run backwards; each is done
-chunk-wise like the forward pass, in O(n) time and memory, keeping only q, k, v, out and den.
+chunk-wise like the forward pass, in O(n) time and memory, keeping only q, k, v, out and den
+(and, for elu+1, the features, and the forward's state at the start of each block).
 """
 
 from __future__ import annotations
@@ -150,8 +151,10 @@ class _Scratch:
         return buffer[:size].view(shape)
 
 
-def _block_features(phi, x, name, into, scratch, pullback=False):
+def _block_features(phi, x, name, into, scratch, pullback=False, kept=None):
     """phi(x) for one block (N, m, d), written into ``into`` (N, rows, r), zero-padded.
+
+    ``kept``, when given, is phi(x) itself, kept from the forward pass: it is copied in.
 
     Returns the features and the chain rule back through them, dL/dphi -> dL/dx: None for
     the built-in elu+1 map, whose derivative is min(phi(x), 1) (1 for x > 0, where
@@ -163,7 +166,9 @@ def _block_features(phi, x, name, into, scratch, pullback=False):
     """
     m = x.shape[-2]
     pull = None
-    if phi is elu_plus_one:  # exp(clamp(x, lowest, 0)) + relu(x), as elu_plus_one computes it
+    if kept is not None:
+        into[:, :m] = kept
+    elif phi is elu_plus_one:  # exp(clamp(x, lowest, 0)) + relu(x), as elu_plus_one computes it
         lowest = math.log(torch.finfo(x.dtype).tiny) + 0.01
         part = into[:, :m]
         torch.clamp(x, lowest, 0.0, out=part).exp_()
@@ -176,7 +181,13 @@ def _block_features(phi, x, name, into, scratch, pullback=False):
     return into, pull
 
 
-def _streamed_backward(phi, q, k, v, out, den, grad_out, chunk_size, block_chunks=None):
+def _block_tokens(n, chunk_size):
+    """Tokens per block of the streamed passes: 512 (measured fastest from n = 1024 on), 256 below."""
+    return chunk_size * max(1, min(512, max(256, n // 2)) // chunk_size)
+
+
+def _streamed_backward(phi, q, k, v, out, den, grad_out, chunk_size, block_chunks=None, features=None,
+                       states=None):
     """The same gradients as :func:`_chunked_backward`, a block of chunks at a time.
 
     ``den`` is the forward's normaliser (eps included), kept from the forward pass.
@@ -187,12 +198,18 @@ def _streamed_backward(phi, q, k, v, out, den, grad_out, chunk_size, block_chunk
     blocks (for dL/da) and, summed backwards from those block totals, what the later
     blocks read (for dL/db and dL/dv). The values carry a column of ones and the output
     gradient the column h, so each state product carries the normaliser's term too.
-    Inputs share one leading shape; returns (dL/dq, dL/dk, dL/dv).
+    Inputs share one leading shape; returns (dL/dq, dL/dk, dL/dv). ``features``, when
+    given, is (phi(q), phi(k)) for the built-in elu+1 map, kept from the forward pass: then
+    the map is not evaluated again. ``states``, when given, is the forward's state (S, z)
+    at the start of each block, as :func:`_forward_with_states` returns it (made with the
+    same blocks): then the first pass is not needed, and the sweep runs backwards in time,
+    summing (P, u) as it goes.
     """
-    if block_chunks is None:  # measured: 512 tokens is fastest; 256 below n = 2048 holds less memory
-        block_chunks = max(1, min(512, max(256, q.shape[-2] // 4)) // chunk_size)
+    if block_chunks is None:
+        block_chunks = _block_tokens(q.shape[-2], chunk_size) // chunk_size
     lead, n, d_v = q.shape[:-2], q.shape[-2], v.shape[-1]
     q, k, v, out, den, grad_out = (x.reshape(-1, n, x.shape[-1]) for x in (q, k, v, out, den, grad_out))
+    fq, fk = (None, None) if features is None else (x.reshape(-1, n, x.shape[-1]) for x in features)
     batch, size, chunk, e = q.shape[0], chunk_size * block_chunks, chunk_size, d_v + 1
     scratch = _Scratch(out)
     r = _apply_feature_map(phi, q[:1, :1], "q").shape[-1]
@@ -201,7 +218,8 @@ def _streamed_backward(phi, q, k, v, out, den, grad_out, chunk_size, block_chunk
     def block(start, stop, rows, pullback=False):
         """phi(q) and [g, h] of one block, zero-padded to ``rows`` tokens (and phi(q)'s pullback)."""
         m = stop - start
-        a, pull_q = _block_features(phi, q[:, start:stop], "q", scratch.get("a", batch, rows, r), scratch, pullback)
+        a, pull_q = _block_features(phi, q[:, start:stop], "q", scratch.get("a", batch, rows, r), scratch, pullback,
+                                    None if fq is None else fq[:, start:stop])
         # [g, h]: g = dL/dout / den and h = -g . out, the gradients reaching num and den.
         gh = scratch.get("gh", batch, rows, e)
         g = torch.div(grad_out[:, start:stop], den[:, start:stop], out=gh[:, :m, :d_v])
@@ -210,22 +228,29 @@ def _streamed_backward(phi, q, k, v, out, den, grad_out, chunk_size, block_chunk
         gh[:, m:] = 0
         return a, pull_q, gh
 
-    # The first pass: sum_i a_i [g_i, h_i]^T over each block, then over all later blocks.
-    later = out.new_empty(len(blocks), batch, r, e)  # (P, u) that block B's keys and values meet after it
-    later[-1] = 0
-    for index in range(len(blocks) - 1, 0, -1):
-        start, stop = blocks[index]
-        a, _, gh = block(start, stop, stop - start)
-        torch.baddbmm(later[index], a.mT, gh, out=later[index - 1])
+    order = list(enumerate(blocks))
+    if states is None:
+        # The first pass: sum_i a_i [g_i, h_i]^T over each block, then over all later blocks.
+        later = out.new_empty(len(blocks), batch, r, e)  # (P, u) that block B's keys and values meet after it
+        later[-1] = 0
+        for index in range(len(blocks) - 1, 0, -1):
+            start, stop = blocks[index]
+            a, _, gh = block(start, stop, stop - start)
+            torch.baddbmm(later[index], a.mT, gh, out=later[index - 1])
+    else:  # the forward's states at hand: backwards in time, (P, u) summed on the way
+        order.reverse()
 
     grad_q, grad_k, grad_v = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
-    state = out.new_zeros(batch, r, e)  # sum_j b_j [v_j, 1]^T over all earlier blocks: (S, z) in one
-    for index, (start, stop) in enumerate(blocks):
+    # Forwards: sum_j b_j [v_j, 1]^T over all earlier blocks, (S, z) in one; backwards: (P, u).
+    running = out.new_zeros(batch, r, e)
+    for index, (start, stop) in order:
+        state, after = (running, later[index]) if states is None else (states[index], running)
         m = stop - start
         rows = -(-m // chunk) * chunk
         chunks = rows // chunk
         a, pull_q, gh = block(start, stop, rows, pullback=True)
-        b, pull_k = _block_features(phi, k[:, start:stop], "k", scratch.get("b", batch, rows, r), scratch, True)
+        b, pull_k = _block_features(phi, k[:, start:stop], "k", scratch.get("b", batch, rows, r), scratch, True,
+                                    None if fk is None else fk[:, start:stop])
         v1 = scratch.get("v1", batch, rows, e)
         v1[:, :m, :d_v] = v[:, start:stop]
         v1[:, :, d_v] = 1
@@ -245,14 +270,17 @@ def _streamed_backward(phi, q, k, v, out, den, grad_out, chunk_size, block_chunk
         state_in[:, 0] = state
         for c in range(1, chunks):
             torch.add(state_in[:, c - 1], kv[:, c - 1], out=state_in[:, c])
-        torch.add(state_in[:, -1], kv[:, -1], out=state)
+        if states is None:
+            torch.add(state_in[:, -1], kv[:, -1], out=running)
         _add_product(grad_a, gh_c, state_in.mT)
         # ... and keys and values were read by the queries of all later chunks: (P, u).
         ag = torch.matmul(a_c.mT, gh_c, out=kv)  # each chunk's own sum_i a_i [g_i, h_i]^T
         later_in = state_in
-        later_in[:, -1] = later[index]
+        later_in[:, -1] = after
         for c in range(chunks - 2, -1, -1):
             torch.add(later_in[:, c + 1], ag[:, c + 1], out=later_in[:, c])
+        if states is not None:
+            torch.add(later_in[:, 0], ag[:, 0], out=running)
         _add_product(grad_b, v1_c, later_in.mT)  # dL/db_j += P v_j + u
         _add_product(grad_v_c, b_c, later_in[..., :d_v])  # dL/dv_j += P^T b_j
         grad_v[:, start:stop] = grad_v_c.flatten(1, 2)[:, :m]
@@ -362,6 +390,35 @@ def _causal_forward(a, b, v, eps, chunk_size):
     return num.div_(den), den
 
 
+def _forward_with_states(a, b, v, eps, chunk_size, block_chunks=None):
+    """:func:`_causal_forward` a block at a time (the backward's blocks), keeping the states.
+
+    Returns the output, its normaliser (eps included) and, for each block, the state
+    [S, z^T] = sum_j b_j [v_j, 1]^T over the tokens before it (zero for the first):
+    (blocks, N, r, d_v + 1), what :func:`_streamed_backward` reads instead of a first pass.
+    Inputs share one leading shape. Runs without autograd.
+    """
+    from .linear import _chunk_products  # the forward is linear.py's (imported here: it imports us)
+
+    lead, n, d_v = a.shape[:-2], a.shape[-2], v.shape[-1]
+    a, b, v = (x.reshape(-1, n, x.shape[-1]) for x in (a, b, v))
+    size = _block_tokens(n, chunk_size) if block_chunks is None else chunk_size * block_chunks
+    starts = range(0, n, size)
+    states = a.new_zeros(len(starts), a.shape[0], a.shape[-1], d_v + 1)
+    out, den = a.new_empty(a.shape[0], n, d_v), a.new_empty(a.shape[0], n, 1)
+    carried = None
+    for index, start in enumerate(starts):
+        part = slice(start, start + size)
+        num, block_den, carried = _chunk_products(a[:, part], b[:, part], v[:, part], chunk_size, carried,
+                                                  start + size < n)
+        torch.add(block_den, eps, out=den[:, part])
+        torch.div(num, den[:, part], out=out[:, part])
+        if carried is not None:
+            states[index + 1, ..., :d_v] = carried[0]
+            states[index + 1, ..., d_v] = carried[1][..., 0, :]
+    return out.reshape(lead + (n, d_v)), den.reshape(lead + (n, 1)), states
+
+
 def _pull_back(phi, x, name, grad):
     """dL/dx from dL/dphi(x): the chain rule back through the feature map, by autograd.
 
@@ -399,7 +456,7 @@ class _CausalLinearAttention(torch.autograd.Function):
 
     Autograd would record every chunk's intermediate tensors in the forward pass and replay
     them one by one; this keeps only q, k, v, the output and its normaliser (n numbers per
-    sequence), and computes the three gradients with :func:`_streamed_backward` (a block
+    sequence), the elu+1 features and the state at the start of each block, and computes the three gradients with :func:`_streamed_backward` (a block
     of chunks at a time), or with :func:`_chunked_backward` when a second derivative is
     being built.
     """
@@ -412,21 +469,31 @@ class _CausalLinearAttention(torch.autograd.Function):
             raise ValueError(
                 f"`feature_map` gave queries {a.shape[-1]} features but keys {b.shape[-1]}; they must agree."
             )
-        out, den = _causal_forward(a, b, v.to(a.dtype), eps, chunk_size)
-        del a, b
-        ctx.save_for_backward(q, k, v, out, den)
+        if q.shape[:-1] == k.shape[:-1] and q.shape[:-2] == v.shape[:-2]:
+            # The backward's blocks, keeping the state at the start of each for it.
+            out, den, states = _forward_with_states(a, b, v.to(a.dtype), eps, chunk_size)
+        else:
+            (out, den), states = _causal_forward(a, b, v.to(a.dtype), eps, chunk_size), None
+        # For elu+1 the features are kept: its pullback needs only them (min(phi, 1)), and
+        # evaluating the map again (an exp per entry) would cost more than the memory.
+        ctx.keep_features = phi is elu_plus_one
+        if not ctx.keep_features:
+            a = b = None
+        ctx.save_for_backward(q, k, v, out, den, a, b, states)
         ctx.phi, ctx.chunk_size, ctx.eps = phi, chunk_size, eps
         return out
 
     @staticmethod
     def backward(ctx, grad_out):
-        q, k, v, out, den = ctx.saved_tensors
+        q, k, v, out, den, a, b, states = ctx.saved_tensors
         phi = ctx.phi
         v = v.to(out.dtype)
         same_shapes = q.shape[:-1] == k.shape[:-1] and q.shape[:-2] == v.shape[:-2] == grad_out.shape[:-2]
         if not torch.is_grad_enabled() and same_shapes and all(ctx.needs_input_grad[:3]):
             # The usual case: a block of chunks at a time, in little memory.
-            grad_q, grad_k, grad_v = _streamed_backward(phi, q, k, v, out, den, grad_out, ctx.chunk_size)
+            features = (a, b) if ctx.keep_features else None
+            grad_q, grad_k, grad_v = _streamed_backward(phi, q, k, v, out, den, grad_out, ctx.chunk_size,
+                                                        features=features, states=states)
             return grad_q, grad_k, grad_v, None, None, None
         # A second derivative, broadcast shapes or gradients for some inputs only: the whole
         # sequence at once, every step differentiable.

@@ -11,6 +11,7 @@ import lenakernel as lk
 from lenakernel.causal_linear_backward import (
     _backward_reference,
     _causal_forward,
+    _forward_with_states,
     _streamed_backward,
     causal_linear_attention_backward,
 )
@@ -284,9 +285,30 @@ def test_block_boundaries(n, fmap):
         assert torch.allclose(x, y, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("n", [255, 257, 1025])
+@pytest.mark.parametrize("block_chunks", [1, 2, 3])
+@pytest.mark.parametrize(("fmap", "keep_features"), [("elu+1", False), ("elu+1", True), ("taylor", False)])
+@pytest.mark.parametrize("n", [1, CHUNK - 1, CHUNK + 1, 3 * CHUNK - 1, 3 * CHUNK, 3 * CHUNK + 1, 6 * CHUNK + 1])
+def test_states_from_the_forward_equal_autograd_of_the_masked_form(n, fmap, block_chunks, keep_features):
+    """The sweep backwards in time, reading the forward's block states and (for elu+1) its
+    features (kept for elu+1 only): one block, a block short, exactly one, one token over, two and a token."""
+    q, k, v = _inputs(n, seed=n + 2)
+    phi = _resolve_feature_map(fmap)
+    plain = _plain(fmap)(q, k, v)
+    grad_out = torch.randn(plain.shape, generator=torch.Generator().manual_seed(6), dtype=plain.dtype)
+    expected = torch.autograd.grad(plain, (q, k, v), grad_out)
+    with torch.no_grad():
+        a, b = phi(q), phi(k)
+        out, den, states = _forward_with_states(a, b, v, 1e-6, CHUNK, block_chunks)
+        assert torch.allclose(out, plain, rtol=1e-10, atol=1e-12)
+        features = (a, b) if keep_features else None
+        mine = _streamed_backward(phi, q, k, v, out, den, grad_out, CHUNK, block_chunks, features, states)
+    for x, y in zip(mine, expected):
+        assert torch.allclose(x, y, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("n", [255, 257, 511, 513, 1025])
 def test_default_blocks_through_linear_attention(n):
-    """The default block (256 tokens below n = 2048, 512 above) at its edges, chunk 64."""
+    """The default block (256 tokens below n = 1024, 512 from there) at its edges, chunk 64."""
     q, k, v = (x.requires_grad_() for x in qkv(1, n, d=4, dv=3, seed=n))
     out = lk.linear_attention(q, k, v, causal=True)
     grad_out = torch.randn(out.shape, generator=torch.Generator().manual_seed(5), dtype=out.dtype)
