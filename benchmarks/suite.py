@@ -383,10 +383,10 @@ class Run:
         self.notes.append(
             "What bounds causal / non-causal fwd+bwd: in units of 2 B H n d d_v flops of matrix products "
             "(d = d_v = r = C = 64 here), the causal form does 4 forwards (within-chunk weights and their "
-            "product with V, chunk states, their read-out) and 11 backwards (within chunks: A, A^T g, dA, dA b, "
-            "dA^T a; across chunks: the states, g S^T, a^T [g, h] per chunk and once more per block for the "
-            "block totals, P v, P^T b), 15 in all; the non-causal form 2 + 4 = 6. At equal rates causal "
-            "would take 2.5x as long; it comes out near 1x because the non-causal form's products are few "
+            "product with V, chunk states, their read-out) and 10 backwards (within chunks: A, A^T g, dA, dA b, "
+            "dA^T a; across chunks: the states, g S^T, a^T [g, h] per chunk, P v, P^T b; the forward keeps "
+            "each block's starting state, so no extra pass computes block totals), 14 in all; the non-causal "
+            "form 2 + 4 = 6. At equal rates causal would take 2.3x as long; it comes out near 1x because the non-causal form's products are few "
             "but its autograd passes over n x d tensors (and their memory) are not.")
         # Peak memory in units of one input-sized tensor (B x H x n x d floats), which is what
         # bounds the memory ratio: fwd+bwd must hold the output, dL/dout and the three
@@ -403,8 +403,9 @@ class Run:
             f"tensor (B x H x n x d floats): {', '.join(units)}. What each must hold: fwd+bwd the output, "
             "dL/dout and the three gradients at once (5 units), the forward its output (1 unit); so the "
             "ratio of peaks cannot fall below 5 / (the forward's peak in units). Beyond that, the backward "
-            "holds one block's work buffers (256-512 tokens, about ten input-sized rows each: 2.5 units at "
-            "n = 1024, under 1 from n = 8192). Below 32 MiB per tensor (n < 32768 here) glibc serves "
+            "holds one block's work buffers (512 tokens from n = 1024, about ten input-sized rows each), "
+            "and the forward keeps the elu+1 features of q and k (2 units) and each block's starting state "
+            "for it, so the backward needs no second pass of exponentials. Below 32 MiB per tensor (n < 32768 here) glibc serves "
             "allocations from its heap (its mmap threshold rises to the size last freed), and "
             "freed-but-kept heap pages add to the resident peak: with MALLOC_MMAP_THRESHOLD_=131072 (a "
             "fixed threshold) the fwd+bwd peak at n = 8192 measured 6.0 units against 8.9 by default.")
