@@ -534,6 +534,11 @@ def _params_text(params: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in params.items())
 
 
+def _note_subject(note: str) -> str:
+    """What a note is about: its words before the first colon (the whole note if none)."""
+    return note.split(":", 1)[0]
+
+
 def merge_results(old: dict, new: dict, sections) -> dict:
     """``old`` with the given sections replaced by those of ``new`` (a run of those sections only).
 
@@ -553,6 +558,9 @@ def merge_results(old: dict, new: dict, sections) -> dict:
     ['y']
     >>> len(merge_results(merged, new, ["y"])["meta"]["merged_runs"])  # run again: one entry
     1
+    >>> again = dict(new, notes=["n", "m: 2"])
+    >>> merge_results(dict(merged, notes=["n", "m: 1"]), again, ["y"])["notes"]  # the newer note on m
+    ['n', 'm: 2']
     """
     sections = list(sections)
 
@@ -563,7 +571,11 @@ def merge_results(old: dict, new: dict, sections) -> dict:
     merged["measurements"] = [m for m in old["measurements"] if not ours(m["name"])] + new["measurements"]
     merged["targets"] = ([t for t in old["targets"] if not ours(t["id"], t.get("section"), "_")]
                          + new["targets"])
-    merged["notes"] = list(old["notes"]) + [n for n in new["notes"] if n not in old["notes"]]
+    # A note opens with its subject ("Training rows: ..."); the new run's note on a subject
+    # replaces the old run's, so a section run again leaves no stale numbers behind.
+    new_subjects = {_note_subject(n) for n in new["notes"]}
+    merged["notes"] = ([n for n in old["notes"] if _note_subject(n) not in new_subjects]
+                       + list(new["notes"]))
     if "crossover" in sections:
         merged["crossover"] = new["crossover"]
     if "course" in sections:
