@@ -463,12 +463,11 @@ class _CausalLinearAttention(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, q, k, v, phi, chunk_size, eps):
+        from .linear import _check_same_features  # imported here, as linear.py imports us
+
         a = _apply_feature_map(phi, q, "q")
         b = _apply_feature_map(phi, k, "k")
-        if a.shape[-1] != b.shape[-1]:
-            raise ValueError(
-                f"`feature_map` gave queries {a.shape[-1]} features but keys {b.shape[-1]}; they must agree."
-            )
+        _check_same_features(a, b)
         if q.shape[:-1] == k.shape[:-1] and q.shape[:-2] == v.shape[:-2]:
             # The backward's blocks, keeping the state at the start of each for it.
             out, den, states = _forward_with_states(a, b, v.to(a.dtype), eps, chunk_size)

@@ -280,6 +280,7 @@ def _chunked_streamed(phi, q, k, v, chunk_size, eps):
 
 
 def _check_same_features(fq, fk):
+    """A feature map must give queries and keys the same number of features."""
     if fq.shape[-1] != fk.shape[-1]:
         raise ValueError(
             f"`feature_map` gave queries {fq.shape[-1]} features but keys {fk.shape[-1]}; they must agree."
@@ -423,10 +424,7 @@ def linear_attention(q, k, v, *, feature_map="elu+1", causal=False, method="chun
         return restore(_in_dtype(_chunked_streamed(phi, q, k, v, chunk_size, eps), out_dtype))
     fq = _apply_feature_map(phi, q, "q")
     fk = _apply_feature_map(phi, k, "k")
-    if fq.shape[-1] != fk.shape[-1]:
-        raise ValueError(
-            f"`feature_map` gave queries {fq.shape[-1]} features but keys {fk.shape[-1]}; they must agree."
-        )
+    _check_same_features(fq, fk)
     if fq.shape[-2] == 0 or fk.shape[-2] == 0:  # no queries, or an empty context: output 0
         return restore(_in_dtype(_empty_context(fq, fk, v), out_dtype))
     num, den = _forms(fq, fk, _in_dtype(v, fq.dtype), causal, method, chunk_size)
